@@ -1,0 +1,21 @@
+"""The es-cluster program: stack config in, one EsCluster out, its outputs exported."""
+
+import pulumi
+
+from es_cluster import ConfigError, EsCluster, parse_stack_config, validate
+from es_cluster.stack import config_from_runtime
+
+try:
+    cluster = validate(parse_stack_config(config_from_runtime()))
+except ConfigError as e:
+    # RunError prints the message alone, without a Python traceback.
+    raise pulumi.RunError(str(e)) from None
+
+es = EsCluster(cluster.name, cluster)
+
+pulumi.export("namespace", es.namespace)
+pulumi.export("httpService", es.http_service)
+pulumi.export("transportService", es.transport_service)
+pulumi.export("httpUrl", es.http_url)
+pulumi.export("imageRef", es.image_ref)
+pulumi.export("workloads", es.workloads)

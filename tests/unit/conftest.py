@@ -1,0 +1,19 @@
+"""Shared fixtures: the seed's stack config, as users write it."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from es_cluster.stack import config_from_file
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def seed_config() -> dict[str, Any]:
+    """The dev stack's config (Pulumi.dev.yaml), a fresh copy per test."""
+    return copy.deepcopy(config_from_file(ROOT / "Pulumi.dev.yaml"))

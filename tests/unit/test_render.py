@@ -1,0 +1,116 @@
+"""`python -m es_cluster render` writes what a stack declares, and it passes the Kubernetes
+OpenAPI schema (strict: unknown fields fail) of several current Kubernetes minors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S_VERSIONS = ["1.33.0", "1.34.0", "1.35.0"]
+VARIANTS = {
+    "statefulsets.yaml": """
+config:
+  es-cluster:clusterName: metrics
+  es-cluster:namespace: monitoring
+  es-cluster:createNamespace: false
+  es-cluster:httpServiceType: LoadBalancer
+  es-cluster:image:
+    reference: registry.example/es@sha256:1111111111111111111111111111111111111111111111111111111111111111
+  es-cluster:nodeGroups:
+    master: {roles: [master], replicas: 3, storage: {size: 5Gi}, antiAffinity: soft,
+             tolerations: [{key: dedicated, operator: Equal, value: es, effect: NoSchedule}]}
+    data: {roles: [data], replicas: 4, storage: {size: 500Gi, storageClass: fast-ssd}, heapSize: 8g,
+           resources: {requests: {cpu: "2", memory: 16Gi}, limits: {memory: 16Gi}}}
+    client: {roles: [client], replicas: 2}
+""",
+    "combined.yaml": """
+config:
+  es-cluster:nodeGroups:
+    all: {roles: [master, data, client], replicas: 1, workload: Deployment}
+""",
+}
+
+
+def run_render(project_dir: Path, stack: str, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "es_cluster", "render", "--stack", stack, "--project-dir", str(project_dir), "-o", str(out)],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+
+
+def load_dir(out: Path) -> list[dict]:
+    return [yaml.safe_load(p.read_text()) for p in sorted(out.glob("*.yaml"))]
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict[str, list[dict]]:
+    base = tmp_path_factory.mktemp("render")
+    result = {}
+    proc = run_render(ROOT, "dev", base / "dev")
+    assert proc.returncode == 0, proc.stderr
+    result["dev"] = load_dir(base / "dev")
+    for name, text in VARIANTS.items():
+        stack = name.removesuffix(".yaml")
+        (base / f"Pulumi.{stack}.yaml").write_text(text)
+        proc = run_render(base, stack, base / stack)
+        assert proc.returncode == 0, proc.stderr
+        result[stack] = load_dir(base / stack)
+    return result
+
+
+def test_dev_stack_renders_the_seed_layout(rendered):
+    objs = [(m["kind"], m["metadata"]["name"]) for m in rendered["dev"]]
+    assert objs == [
+        ("Namespace", "elasticsearch"),
+        ("ServiceAccount", "es-logging"),
+        ("Role", "es-logging-discovery"),
+        ("RoleBinding", "es-logging-discovery"),
+        ("Service", "es-logging-transport"),
+        ("Service", "es-logging-http"),
+        ("DaemonSet", "es-logging-master"),
+        ("PodDisruptionBudget", "es-logging-master"),
+        ("DaemonSet", "es-logging-data"),
+        ("PodDisruptionBudget", "es-logging-data"),
+        ("Deployment", "es-logging-client"),
+        ("PodDisruptionBudget", "es-logging-client"),
+    ]
+    image = rendered["dev"][6]["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.startswith("localhost:5000/es-kubernetes:ctx-")
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+@pytest.mark.parametrize("stack", ["dev", "statefulsets", "combined"])
+def test_rendered_objects_pass_the_kubernetes_schema(rendered, stack, version):
+    for manifest in rendered[stack]:
+        kubernetes_validate.validate(manifest, version, strict=True)
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_schema_validation_catches_a_misspelt_field(rendered, version):
+    broken = yaml.safe_load(yaml.safe_dump(rendered["dev"][6]))
+    broken["spec"]["template"]["spec"]["containers"][0]["volumeMount"] = []
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, version, strict=True)
+
+
+def test_render_rejects_bad_config_with_the_key_and_writes_nothing(tmp_path):
+    (tmp_path / "Pulumi.bad.yaml").write_text("config:\n  es-cluster:nodeGroups:\n    master: {roles: [master], replicas: -1}\n")
+    proc = run_render(tmp_path, "bad", tmp_path / "out")
+    assert proc.returncode == 2
+    assert "nodeGroups.master.replicas: must be a whole number >= 0, got -1" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_render_reports_a_missing_stack_file(tmp_path):
+    proc = run_render(tmp_path, "nope", tmp_path / "out")
+    assert proc.returncode == 2
+    assert "no stack config" in proc.stderr
