@@ -1,0 +1,79 @@
+# es-cluster: the commands the README documents. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+# Each recipe runs in one shell, so exports (PATH, KUBECONFIG) carry from line to line.
+.ONESHELL:
+
+PYTHON ?= python3
+VENV := .venv
+STATE := $(CURDIR)/.state
+STACK ?= local
+# The local stack's state lives in the repository's .state/, not in Pulumi Cloud.
+export PULUMI_BACKEND_URL ?= file://$(STATE)/pulumi
+export PULUMI_CONFIG_PASSPHRASE ?= es-cluster-local
+export PULUMI_SKIP_UPDATE_CHECK := 1
+TOOLCHAIN_ENV = eval "$$(scripts/toolchain.sh --env)" && export PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+
+.PHONY: help venv unit lint test e2e toolchain cluster cluster-down up preview destroy render clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create .venv with the pinned Python packages
+
+unit: venv ## unit tests only (seconds): spec builders, config, component under mocks, schema
+	$(VENV)/bin/python -m pytest tests/unit
+
+lint: venv ## ruff
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+test: venv lint ## everything CI runs: lint, unit, and end-to-end against a local cluster
+	scripts/toolchain.sh
+	$(VENV)/bin/python -m pytest tests/unit tests/e2e
+
+e2e: venv ## end-to-end tests only (real engine, providers and API server)
+	scripts/toolchain.sh
+	$(VENV)/bin/python -m pytest tests/e2e
+
+toolchain: ## build the pinned Pulumi CLI, plugins and control plane into ~/.cache/es-cluster
+	scripts/toolchain.sh
+
+cluster: ## start the local control plane (etcd, apiserver, controllers, scheduler, kwok nodes)
+	scripts/cluster.sh up
+
+cluster-down: ## stop the local control plane and delete its data
+	scripts/cluster.sh down
+
+render: venv ## write the dev stack's objects to out/ as YAML (STACK=dev by default here)
+	$(VENV)/bin/python -m es_cluster render --stack $(if $(filter local,$(STACK)),dev,$(STACK)) -o out
+
+# `make up`: deploy the stack. Without KUBECONFIG in the environment it targets the local
+# cluster (started if needed), so it never reaches a cluster you did not name.
+define pulumi_stack
+	scripts/toolchain.sh >/dev/null
+	$(TOOLCHAIN_ENV)
+	if [[ -z "$${KUBECONFIG:-}" ]]; then scripts/cluster.sh up; export KUBECONFIG=$(STATE)/kubeconfig; fi
+	mkdir -p $(STATE)/pulumi
+	pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK)
+endef
+
+up: venv ## deploy the $(STACK) stack (default: local, on the local cluster) with pulumi up
+	$(pulumi_stack)
+	pulumi up --yes --stack $(STACK)
+
+preview: venv ## pulumi preview of the $(STACK) stack
+	$(pulumi_stack)
+	pulumi preview --stack $(STACK)
+
+destroy: venv ## pulumi destroy of the $(STACK) stack
+	$(pulumi_stack)
+	pulumi destroy --yes --stack $(STACK)
+
+clean: cluster-down ## stop the local cluster, remove .state/ and out/
+	rm -rf $(STATE) out

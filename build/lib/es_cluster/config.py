@@ -1,0 +1,500 @@
+"""User input, typed and validated once: stack config or Python arguments in, `Cluster` out.
+
+Every error names the stack-config key it is about (`nodeGroups.data.replicas`) and what is
+allowed; all errors are collected and raised together, before anything is declared.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import constants as c
+from .model import Cluster, Image, NodeGroup, Storage
+
+# The image build context inside the package (a link to the repository's image/ folder, copied
+# into wheels), so the component finds it wherever it is installed.
+DEFAULT_IMAGE_CONTEXT = str(Path(__file__).resolve().parent / "image")
+
+# Half the memory limit for the heap leaves the other half to Lucene's file-system cache.
+DEFAULT_HEAP_SIZE = "1g"
+DEFAULT_RESOURCES: Mapping[str, Mapping[str, str]] = {
+    "requests": {"cpu": "500m", "memory": "2Gi"},
+    "limits": {"memory": "2Gi"},
+}
+DEFAULT_STATEFULSET_SIZE = "10Gi"
+
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$")
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_HEAP = re.compile(r"^[1-9][0-9]*[mMgG]$")
+_DIGEST_REF = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
+_TOLERATION_KEYS = {"key", "operator", "value", "effect", "tolerationSeconds"}
+
+# Longest group workload name: a StatefulSet's pods carry a controller-revision-hash label of
+# "<name>-<10 chars>", and label values stop at 63.
+_MAX_WORKLOAD_NAME = 52
+
+
+class ConfigError(ValueError):
+    """The whole list of what is wrong with the input, one `key: problem` per line."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        lines = [f"{key}: {msg}" for key, msg in problems]
+        super().__init__("invalid es-cluster configuration; nothing was deployed:\n  " + "\n  ".join(lines))
+
+
+@dataclass(frozen=True)
+class StorageArgs:
+    """hostPath (any workload) or size + storageClass (StatefulSet only); neither = emptyDir."""
+
+    host_path: str | None = None
+    size: str | None = None
+    storage_class: str | None = None
+
+
+@dataclass(frozen=True)
+class NodeGroupArgs:
+    """One group of identical Elasticsearch nodes. None means the role-dependent default."""
+
+    roles: tuple[str, ...] | list[str]
+    replicas: int | None = None  # 3 for master-eligible groups, 2 otherwise
+    workload: str | None = None  # Deployment for client-only groups, else StatefulSet
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    storage: StorageArgs | None = None  # StatefulSet: 10Gi claims; others: emptyDir
+    heap_size: str = DEFAULT_HEAP_SIZE
+    resources: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: DEFAULT_RESOURCES)
+    tolerations: tuple[Mapping[str, Any], ...] | list[Mapping[str, Any]] = ()
+    anti_affinity: str = "hard"
+
+
+@dataclass(frozen=True)
+class ImageArgs:
+    """Build `context` into `repository` (pushed when `push`), or use a prebuilt `reference`."""
+
+    repository: str = c.DEFAULT_REPOSITORY
+    base_image: str = c.DEFAULT_BASE_IMAGE
+    push: bool = True
+    context: str = DEFAULT_IMAGE_CONTEXT
+    reference: str | None = None  # repo@sha256:<digest>; skips the build
+
+
+@dataclass(frozen=True)
+class KubeconfigArgs:
+    """Mount the kubelet's kubeconfig for the discovery plugin instead of the pod's token."""
+
+    host_path: str
+
+
+@dataclass(frozen=True)
+class EsClusterArgs:
+    """Everything `EsCluster` needs; the same settings as the stack config, in snake_case."""
+
+    node_groups: Mapping[str, NodeGroupArgs]
+    cluster_name: str = "elasticsearch"
+    namespace: str = "elasticsearch"
+    create_namespace: bool = True
+    image: ImageArgs = field(default_factory=ImageArgs)
+    kubeconfig: KubeconfigArgs | None = None
+    http_service_type: str = "ClusterIP"
+
+
+# ---------------------------------------------------------------------------------------------
+# Stack config (camelCase, as YAML) -> EsClusterArgs. Structure only; values are checked below.
+
+_TOP_KEYS = {
+    "clusterName": "cluster_name",
+    "namespace": "namespace",
+    "createNamespace": "create_namespace",
+    "image": "image",
+    "kubeconfig": "kubeconfig",
+    "nodeGroups": "node_groups",
+    "httpServiceType": "http_service_type",
+}
+_IMAGE_KEYS = {
+    "repository": "repository",
+    "baseImage": "base_image",
+    "push": "push",
+    "context": "context",
+    "reference": "reference",
+}
+_GROUP_KEYS = {
+    "roles": "roles",
+    "replicas": "replicas",
+    "workload": "workload",
+    "nodeSelector": "node_selector",
+    "storage": "storage",
+    "heapSize": "heap_size",
+    "resources": "resources",
+    "tolerations": "tolerations",
+    "antiAffinity": "anti_affinity",
+}
+_STORAGE_KEYS = {"hostPath": "host_path", "size": "size", "storageClass": "storage_class"}
+_KUBECONFIG_KEYS = {"hostPath": "host_path"}
+
+
+class _Problems(list):
+    def add(self, key: str, msg: str) -> None:
+        self.append((key, msg))
+
+
+def _pick(raw: Any, key: str, names: Mapping[str, str], problems: _Problems) -> dict[str, Any]:
+    """Map a config object's camelCase keys to argument names, reporting unknown keys."""
+    if not isinstance(raw, Mapping):
+        problems.add(key, f"must be an object, got {_show(raw)}")
+        return {}
+    out = {}
+    for k, v in raw.items():
+        if k in names:
+            out[names[k]] = _coerce_scalar(v)
+        else:
+            hint = difflib.get_close_matches(str(k), list(names), n=1)
+            more = f" (did you mean {hint[0]!r}?)" if hint else ""
+            allowed = ", ".join(sorted(names))
+            problems.add(_join(key, k), f"unknown setting{more}; allowed: {allowed}")
+    return out
+
+
+def _coerce_scalar(v: Any) -> Any:
+    # `pulumi config set --path` stores plain strings; accept "3" and "true" where the model
+    # wants an int or a bool.
+    if isinstance(v, str):
+        if re.fullmatch(r"-?[0-9]+", v):
+            return int(v)
+        if v in ("true", "false"):
+            return v == "true"
+    return v
+
+
+def parse_stack_config(raw: Mapping[str, Any]) -> EsClusterArgs:
+    """Turn the project's stack config (keys without the `es-cluster:` prefix) into args."""
+    problems = _Problems()
+    top = _pick(raw, "", _TOP_KEYS, problems)
+    if "image" in top:
+        top["image"] = ImageArgs(**_pick(top["image"], "image", _IMAGE_KEYS, problems))
+    if top.get("kubeconfig") is not None:
+        kc = _pick(top["kubeconfig"], "kubeconfig", _KUBECONFIG_KEYS, problems)
+        if "host_path" not in kc and isinstance(top["kubeconfig"], Mapping):
+            problems.add("kubeconfig.hostPath", "required when kubeconfig is set")
+        top["kubeconfig"] = KubeconfigArgs(**kc) if "host_path" in kc else None
+    groups_raw = top.get("node_groups")
+    groups: dict[str, NodeGroupArgs] = {}
+    if groups_raw is None:
+        problems.add("nodeGroups", "required: a map of group name to node group")
+    elif not isinstance(groups_raw, Mapping):
+        problems.add("nodeGroups", f"must be a map of group name to node group, got {_show(groups_raw)}")
+    else:
+        for name, g in groups_raw.items():
+            key = f"nodeGroups.{name}"
+            ga = _pick(g, key, _GROUP_KEYS, problems)
+            if "storage" in ga and ga["storage"] is not None:
+                ga["storage"] = StorageArgs(**_pick(ga["storage"], f"{key}.storage", _STORAGE_KEYS, problems))
+            if "roles" not in ga:
+                problems.add(f"{key}.roles", "required: a non-empty list of master, data, client")
+                ga["roles"] = ()
+            groups[str(name)] = NodeGroupArgs(**ga)
+    top["node_groups"] = groups
+    if problems:
+        raise ConfigError(problems)
+    return EsClusterArgs(**top)
+
+
+# ---------------------------------------------------------------------------------------------
+# EsClusterArgs -> Cluster: types, values, cross-field rules, defaults resolved.
+
+
+def validate(args: EsClusterArgs) -> Cluster:
+    """Check everything, resolve defaults, and return the model; raise ConfigError otherwise."""
+    problems = _Problems()
+    warnings: list[str] = []
+
+    _check_name(args.cluster_name, "clusterName", problems, dns1035=True, max_len=40)
+    _check_name(args.namespace, "namespace", problems, dns1035=False, max_len=63)
+    _check_bool(args.create_namespace, "createNamespace", problems)
+    if args.http_service_type not in c.HTTP_SERVICE_TYPES:
+        problems.add("httpServiceType", f"must be one of {', '.join(c.HTTP_SERVICE_TYPES)}, got {_show(args.http_service_type)}")
+
+    image = _validate_image(args.image, problems)
+
+    kubeconfig = None
+    if args.kubeconfig is not None:
+        kubeconfig = args.kubeconfig.host_path
+        _check_abs_path(kubeconfig, "kubeconfig.hostPath", problems)
+
+    groups: list[NodeGroup] = []
+    if not isinstance(args.node_groups, Mapping) or not args.node_groups:
+        problems.add("nodeGroups", "must name at least one node group, and one of them must hold the master role")
+    else:
+        for name, g in args.node_groups.items():
+            group = _validate_group(str(name), g, args.cluster_name, problems, warnings)
+            if group is not None:
+                groups.append(group)
+
+    master_eligible = sum(g.replicas for g in groups if g.master)
+    if groups and not problems:
+        if not any(g.master for g in groups):
+            problems.add("nodeGroups", "no group has the master role: add 'master' to some group's roles")
+        elif master_eligible == 0:
+            problems.add("nodeGroups", "the master-eligible groups have 0 replicas in all: a cluster needs at least one master")
+        elif master_eligible % 2 == 0:
+            warnings.append(
+                f"nodeGroups: {master_eligible} master-eligible nodes is an even number. A quorum "
+                f"(minimum_master_nodes) of {master_eligible // 2 + 1} survives the loss of only "
+                f"{master_eligible // 2 - 1 if master_eligible > 1 else 0} of them, the same as "
+                f"{master_eligible - 1} masters would; use an odd count (3 is usual) so a network "
+                "split always leaves one side with a majority and never two (split-brain)."
+            )
+        if not any(g.client for g in groups):
+            warnings.append("nodeGroups: no group has the client role, so the HTTP service selects no pods")
+
+    if problems:
+        raise ConfigError(problems)
+    return Cluster(
+        name=args.cluster_name,
+        namespace=args.namespace,
+        create_namespace=args.create_namespace,
+        image=image,
+        kubeconfig_host_path=kubeconfig,
+        http_service_type=args.http_service_type,
+        groups=tuple(groups),
+        warnings=tuple(warnings),
+    )
+
+
+def _validate_image(a: ImageArgs, problems: _Problems) -> Image:
+    if not isinstance(a, ImageArgs):
+        problems.add("image", f"must be an object, got {_show(a)}")
+        a = ImageArgs()
+    _check_bool(a.push, "image.push", problems)
+    if a.reference is not None:
+        if not isinstance(a.reference, str) or not _DIGEST_REF.match(a.reference):
+            problems.add("image.reference", f"must be pinned by digest, as repository@sha256:<64 hex digits>, got {_show(a.reference)}")
+    else:
+        if not isinstance(a.repository, str) or not re.fullmatch(r"[^\s@]+", a.repository or ""):
+            problems.add("image.repository", f"must be an image name such as localhost:5000/es-kubernetes, got {_show(a.repository)}")
+        elif re.search(r":[^/]*$", a.repository):
+            problems.add("image.repository", f"must not carry a tag (the tag is derived from the image context), got {_show(a.repository)}")
+        if not isinstance(a.base_image, str) or not re.fullmatch(r"[^\s]+", a.base_image or ""):
+            problems.add("image.baseImage", f"must be an image reference such as {c.DEFAULT_BASE_IMAGE}, got {_show(a.base_image)}")
+        if not isinstance(a.context, str) or not (Path(a.context) / "Dockerfile").is_file():
+            problems.add("image.context", f"must be a folder holding a Dockerfile, got {_show(a.context)}")
+    return Image(
+        repository=a.repository,
+        base_image=a.base_image,
+        push=bool(a.push),
+        context=str(a.context),
+        reference=a.reference,
+    )
+
+
+def _validate_group(name: str, g: Any, cluster_name: str, problems: _Problems, warnings: list[str]) -> NodeGroup | None:
+    key = f"nodeGroups.{name}"
+    before = len(problems)
+    if not isinstance(g, NodeGroupArgs):
+        problems.add(key, f"must be a node group, got {_show(g)}")
+        return None
+    _check_name(name, key, problems, dns1035=True, max_len=_MAX_WORKLOAD_NAME - len(str(cluster_name)) - 1, what="group name")
+
+    roles = tuple(g.roles) if isinstance(g.roles, (list, tuple)) else ()
+    if not roles:
+        problems.add(f"{key}.roles", f"must be a non-empty list drawn from {', '.join(c.ROLES)}, got {_show(g.roles)}")
+    for r in roles:
+        if r not in c.ROLES:
+            problems.add(f"{key}.roles", f"unknown role {_show(r)}; allowed: {', '.join(c.ROLES)}")
+    if len(set(roles)) != len(roles):
+        problems.add(f"{key}.roles", f"lists a role twice: {_show(list(roles))}")
+    master = "master" in roles
+
+    replicas = g.replicas if g.replicas is not None else (3 if master else 2)
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
+        problems.add(f"{key}.replicas", f"must be a whole number >= 0, got {_show(replicas)}")
+
+    workload = g.workload if g.workload is not None else ("Deployment" if set(roles) == {"client"} else "StatefulSet")
+    if workload not in c.WORKLOADS:
+        problems.add(f"{key}.workload", f"must be one of {', '.join(c.WORKLOADS)}, got {_show(workload)}")
+
+    storage = _validate_storage(g.storage, workload, key, problems)
+    if "data" in roles and storage.host_path is None and storage.size is None:
+        warnings.append(
+            f"{key}: a data group on emptyDir loses its shards whenever a pod is rescheduled; set storage.hostPath or storage.size"
+        )
+
+    node_selector = g.node_selector if g.node_selector is not None else {}
+    if not isinstance(node_selector, Mapping):
+        problems.add(f"{key}.nodeSelector", f"must be a map of label key to value, got {_show(node_selector)}")
+        node_selector = {}
+    for k, v in node_selector.items():
+        _check_label(k, v, f"{key}.nodeSelector", problems)
+    if workload == "DaemonSet" and not node_selector:
+        warnings.append(f"{key}: a DaemonSet without nodeSelector runs one pod on every node")
+
+    _check_heap_and_resources(g.heap_size, g.resources, key, problems, warnings)
+
+    tolerations = tuple(g.tolerations) if isinstance(g.tolerations, (list, tuple)) else None
+    if tolerations is None:
+        problems.add(f"{key}.tolerations", f"must be a list of tolerations, got {_show(g.tolerations)}")
+        tolerations = ()
+    for i, t in enumerate(tolerations):
+        if not isinstance(t, Mapping) or not t or set(t) - _TOLERATION_KEYS:
+            problems.add(
+                f"{key}.tolerations[{i}]", f"must be a toleration with keys among {', '.join(sorted(_TOLERATION_KEYS))}, got {_show(t)}"
+            )
+
+    if g.anti_affinity not in c.ANTI_AFFINITY:
+        problems.add(f"{key}.antiAffinity", f"must be one of {', '.join(c.ANTI_AFFINITY)}, got {_show(g.anti_affinity)}")
+
+    if len(problems) > before:
+        return None
+    return NodeGroup(
+        name=name,
+        roles=tuple(r for r in c.ROLES if r in roles),
+        replicas=replicas,
+        workload=workload,
+        node_selector=dict(node_selector),
+        storage=storage,
+        heap_size=g.heap_size,
+        resources={k: dict(v) for k, v in g.resources.items()},
+        tolerations=tuple(dict(t) for t in tolerations),
+        anti_affinity=g.anti_affinity,
+    )
+
+
+def _validate_storage(s: Any, workload: str, key: str, problems: _Problems) -> Storage:
+    if s is None:
+        return Storage(size=DEFAULT_STATEFULSET_SIZE) if workload == "StatefulSet" else Storage()
+    if not isinstance(s, StorageArgs):
+        problems.add(f"{key}.storage", f"must be an object with hostPath, or size and storageClass, got {_show(s)}")
+        return Storage()
+    if s.host_path is not None:
+        _check_abs_path(s.host_path, f"{key}.storage.hostPath", problems)
+        if s.size is not None or s.storage_class is not None:
+            problems.add(f"{key}.storage", "set either hostPath or size/storageClass, not both")
+    if s.size is not None and (not isinstance(s.size, str) or not _QUANTITY.match(s.size)):
+        problems.add(f"{key}.storage.size", f"must be a Kubernetes quantity such as 50Gi, got {_show(s.size)}")
+    if s.storage_class is not None:
+        _check_name(s.storage_class, f"{key}.storage.storageClass", problems, dns1035=False, max_len=253, subdomain=True)
+    if workload == "StatefulSet" and s.size is None and s.host_path is None:
+        problems.add(f"{key}.storage.size", "required for a StatefulSet: the size of each pod's volume claim, e.g. 50Gi")
+    if workload == "StatefulSet" and s.host_path is not None:
+        problems.add(
+            f"{key}.storage", "a StatefulSet keeps its data in volume claims: set storage.size, or use workload DaemonSet for hostPath"
+        )
+    if workload in ("DaemonSet", "Deployment") and (s.size is not None or s.storage_class is not None):
+        problems.add(f"{key}.storage.size", f"volume claims need workload StatefulSet; a {workload} takes storage.hostPath")
+    return Storage(host_path=s.host_path, size=s.size, storage_class=s.storage_class)
+
+
+def _check_heap_and_resources(heap: Any, resources: Any, key: str, problems: _Problems, warnings: list[str]) -> None:
+    if not isinstance(heap, str) or not _HEAP.match(heap):
+        problems.add(f"{key}.heapSize", f"must be a JVM size such as 512m or 2g, got {_show(heap)}")
+        heap = None
+    if not isinstance(resources, Mapping) or set(resources) - {"requests", "limits"}:
+        problems.add(f"{key}.resources", f"must be an object with requests and/or limits, got {_show(resources)}")
+        return
+    for section, values in resources.items():
+        if not isinstance(values, Mapping):
+            problems.add(f"{key}.resources.{section}", f"must be a map such as {{cpu: 500m, memory: 2Gi}}, got {_show(values)}")
+            continue
+        for res, q in values.items():
+            if not isinstance(q, str) or not _QUANTITY.match(q):
+                problems.add(f"{key}.resources.{section}.{res}", f"must be a Kubernetes quantity given as a string, got {_show(q)}")
+    limit = resources.get("limits", {}).get("memory") if isinstance(resources.get("limits"), Mapping) else None
+    if heap is None:
+        return
+    heap_bytes = _heap_bytes(heap)
+    if heap_bytes >= 32 * 2**30:
+        warnings.append(f"{key}.heapSize: {heap} is 32g or more; the JVM then loses compressed object pointers, stay below 31g")
+    if isinstance(limit, str) and _QUANTITY.match(limit):
+        limit_bytes = _quantity_bytes(limit)
+        if heap_bytes >= limit_bytes:
+            problems.add(
+                f"{key}.heapSize",
+                f"{heap} does not fit in the memory limit {limit}; the pod would be OOM-killed. Keep the heap at most half the limit",
+            )
+        elif heap_bytes * 2 > limit_bytes:
+            warnings.append(
+                f"{key}.heapSize: {heap} is more than half the memory limit {limit}; Lucene needs the rest for the file-system cache"
+            )
+
+
+def _heap_bytes(heap: str) -> int:
+    return int(heap[:-1]) * (2**30 if heap[-1] in "gG" else 2**20)
+
+
+def _quantity_bytes(q: str) -> float:
+    m = re.match(r"^([0-9.]+)([A-Za-z]*)$", q)
+    assert m
+    mult = {
+        "": 1,
+        "m": 1e-3,
+        "k": 1e3,
+        "M": 1e6,
+        "G": 1e9,
+        "T": 1e12,
+        "P": 1e15,
+        "E": 1e18,
+        "Ki": 2**10,
+        "Mi": 2**20,
+        "Gi": 2**30,
+        "Ti": 2**40,
+        "Pi": 2**50,
+        "Ei": 2**60,
+    }
+    return float(m.group(1)) * mult[m.group(2)]
+
+
+def _check_name(v: Any, key: str, problems: _Problems, *, dns1035: bool, max_len: int, subdomain: bool = False, what: str = "name") -> None:
+    pattern = _DNS1123_SUBDOMAIN if subdomain else (_DNS1035_LABEL if dns1035 else _DNS1123_LABEL)
+    rule = (
+        "lower-case letters, digits and '-', starting with a letter and ending with a letter or digit"
+        if dns1035
+        else "lower-case letters, digits and '-' (and '.' between parts), starting and ending with a letter or digit"
+    )
+    if not isinstance(v, str) or not pattern.match(v):
+        problems.add(key, f"{what} must be {rule}, got {_show(v)}")
+    elif len(v) > max_len:
+        problems.add(key, f"{what} must be at most {max_len} characters (Kubernetes object names derive from it), got {len(v)}")
+
+
+def _check_label(k: Any, v: Any, key: str, problems: _Problems) -> None:
+    ok_key = isinstance(k, str) and _label_key_ok(k)
+    if not ok_key:
+        problems.add(
+            key, f"{_show(k)} is not a valid label key ([prefix/]name, name at most 63 characters of letters, digits, '-', '_', '.')"
+        )
+    if not isinstance(v, str) or len(v) > 63 or (v and not _LABEL_NAME.match(v)):
+        problems.add(
+            f"{key}.{k}", f"label value must be a string of at most 63 letters, digits, '-', '_', '.' (quote \"true\"), got {_show(v)}"
+        )
+
+
+def _label_key_ok(k: str) -> bool:
+    prefix, _, name = k.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
+        return False
+    return 0 < len(name) <= 63 and bool(_LABEL_NAME.match(name))
+
+
+def _check_bool(v: Any, key: str, problems: _Problems) -> None:
+    if not isinstance(v, bool):
+        problems.add(key, f"must be true or false, got {_show(v)}")
+
+
+def _check_abs_path(v: Any, key: str, problems: _Problems) -> None:
+    if not isinstance(v, str) or not v.startswith("/") or "\n" in v or "/../" in f"{v}/":
+        problems.add(key, f"must be an absolute path on the node (starting with /, no '..'), got {_show(v)}")
+
+
+def _join(prefix: str, k: Any) -> str:
+    return f"{prefix}.{k}" if prefix else str(k)
+
+
+def _show(v: Any) -> str:
+    return repr(v) if not isinstance(v, str) else f"'{v}'"

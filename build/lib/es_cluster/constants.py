@@ -1,0 +1,52 @@
+"""Facts shared by the spec builders, the image and the tests: ports, paths, env names, labels.
+
+`image/elasticsearch.yml` reads the env names below; `tests/unit/test_image_contract.py`
+fails if the two drift apart.
+"""
+
+HTTP_PORT = 9200
+TRANSPORT_PORT = 9300
+
+# Where the image keeps Elasticsearch's data (path.data etc. in image/elasticsearch.yml).
+DATA_PATH = "/data"
+# Where the kubelet's kubeconfig is mounted when the service-account token cannot be used.
+KUBECONFIG_MOUNT_PATH = "/kubeconfig"
+
+ROLES = ("master", "data", "client")
+WORKLOADS = ("DaemonSet", "Deployment", "StatefulSet")
+HTTP_SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
+ANTI_AFFINITY = ("hard", "soft")
+
+# Env the image's elasticsearch.yml and the base image's run script read.
+ENV_CLUSTER_NAME = "CLUSTER_NAME"
+ENV_NODE_NAME = "NODE_NAME"
+ENV_NODE_MASTER = "NODE_MASTER"
+ENV_NODE_DATA = "NODE_DATA"
+ENV_HTTP_ENABLE = "HTTP_ENABLE"
+ENV_NAMESPACE = "NAMESPACE"
+ENV_DISCOVERY_SERVICE = "DISCOVERY_SERVICE"
+ENV_MIN_MASTERS = "MIN_MASTERS"
+ENV_HEAP_SIZE = "ES_HEAP_SIZE"
+ENV_NETWORK_HOST = "NETWORK_HOST"
+ENV_TRY_KUBECONFIG = "KUBERNETES_AUTH_TRYKUBECONFIG"
+ENV_KUBECONFIG = "KUBECONFIG"
+
+# `_site_` binds the pod's site-local address, which is what peers reach over the pod network.
+NETWORK_HOST = "_site_"
+
+# Label keys. The role labels are what the two services select on.
+LABEL_NAME = "app.kubernetes.io/name"
+LABEL_INSTANCE = "app.kubernetes.io/instance"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_ROLE_PREFIX = "es-cluster.io/role-"
+
+APP_NAME = "elasticsearch"
+MANAGED_BY = "es-cluster"
+
+# The field report's node labels: scaling a DaemonSet group out is labelling one more node.
+MASTER_NODE_LABEL = "kube-system/es-master-node"
+DATA_NODE_LABEL = "kube-system/es-data-node"
+
+DEFAULT_BASE_IMAGE = "quay.io/pires/docker-elasticsearch-kubernetes:2.3.4"
+DEFAULT_REPOSITORY = "localhost:5000/es-kubernetes"

@@ -1,0 +1,84 @@
+"""The validated model of one Elasticsearch cluster: what every spec builder trusts.
+
+Instances come only from `es_cluster.config.validate`, which resolves defaults and rejects bad
+input, so nothing here checks anything again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+def master_quorum(master_eligible: int) -> int:
+    """discovery.zen.minimum_master_nodes: a strict majority, so two halves never both elect."""
+    return master_eligible // 2 + 1
+
+
+@dataclass(frozen=True)
+class Storage:
+    """Where a group keeps its data: a hostPath, a volume claim per pod, or (neither) emptyDir."""
+
+    host_path: str | None = None
+    size: str | None = None
+    storage_class: str | None = None
+
+
+@dataclass(frozen=True)
+class NodeGroup:
+    name: str
+    roles: tuple[str, ...]
+    replicas: int
+    workload: str
+    node_selector: Mapping[str, str]
+    storage: Storage
+    heap_size: str
+    resources: Mapping[str, Mapping[str, str]]
+    tolerations: tuple[Mapping[str, object], ...]
+    anti_affinity: str
+
+    @property
+    def master(self) -> bool:
+        return "master" in self.roles
+
+    @property
+    def data(self) -> bool:
+        return "data" in self.roles
+
+    @property
+    def client(self) -> bool:
+        return "client" in self.roles
+
+
+@dataclass(frozen=True)
+class Image:
+    """Either built from `context` and pushed to `repository`, or a prebuilt `reference`."""
+
+    repository: str
+    base_image: str
+    push: bool
+    context: str
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    namespace: str
+    create_namespace: bool
+    image: Image
+    kubeconfig_host_path: str | None
+    http_service_type: str
+    groups: tuple[NodeGroup, ...]
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def master_eligible(self) -> int:
+        return sum(g.replicas for g in self.groups if g.master)
+
+    @property
+    def quorum(self) -> int:
+        return master_quorum(self.master_eligible)
+
+    def group(self, name: str) -> NodeGroup:
+        return next(g for g in self.groups if g.name == name)

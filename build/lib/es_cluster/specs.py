@@ -1,0 +1,330 @@
+"""Pure builders of the cluster's Kubernetes objects, as manifests (plain dicts).
+
+This is where the Elasticsearch knowledge lives: which pods each service selects, the env the
+image reads, quorum, probes, storage. No Pulumi, no I/O; `image` may be any value (the component
+passes a Pulumi Output, the renderer a string).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import constants as c
+from .model import Cluster, NodeGroup
+
+Manifest = dict[str, Any]
+
+STORAGE_VOLUME = "storage"
+KUBECONFIG_VOLUME = "kubeconfig"
+ES_CONTAINER = "elasticsearch"
+
+
+# --- names and labels: one function each, everything else derives from them ----------------
+
+
+def http_service_name(cluster: Cluster) -> str:
+    return f"{cluster.name}-http"
+
+
+def transport_service_name(cluster: Cluster) -> str:
+    """The discovery service: DISCOVERY_SERVICE names it, and it exposes only 9300."""
+    return f"{cluster.name}-transport"
+
+
+def workload_name(cluster: Cluster, group: NodeGroup) -> str:
+    return f"{cluster.name}-{group.name}"
+
+
+def service_account_name(cluster: Cluster) -> str:
+    return cluster.name
+
+
+def discovery_role_name(cluster: Cluster) -> str:
+    return f"{cluster.name}-discovery"
+
+
+def http_url(cluster: Cluster) -> str:
+    return f"http://{http_service_name(cluster)}.{cluster.namespace}.svc:{c.HTTP_PORT}"
+
+
+def cluster_labels(cluster: Cluster) -> dict[str, str]:
+    return {
+        c.LABEL_NAME: c.APP_NAME,
+        c.LABEL_INSTANCE: cluster.name,
+        c.LABEL_MANAGED_BY: c.MANAGED_BY,
+    }
+
+
+def role_label(role: str) -> str:
+    return c.LABEL_ROLE_PREFIX + role
+
+
+def selector_labels(cluster: Cluster, group: NodeGroup) -> dict[str, str]:
+    """A workload's selector: immutable once created, so only identity, never roles."""
+    return {c.LABEL_NAME: c.APP_NAME, c.LABEL_INSTANCE: cluster.name, c.LABEL_COMPONENT: group.name}
+
+
+def pod_labels(cluster: Cluster, group: NodeGroup) -> dict[str, str]:
+    labels = {**cluster_labels(cluster), c.LABEL_COMPONENT: group.name}
+    for role in c.ROLES:
+        labels[role_label(role)] = _flag(role in group.roles)
+    return labels
+
+
+def _meta(cluster: Cluster, name: str, labels: dict[str, str] | None = None) -> Manifest:
+    return {"name": name, "namespace": cluster.namespace, "labels": labels or cluster_labels(cluster)}
+
+
+def _flag(b: bool) -> str:
+    return "true" if b else "false"
+
+
+# --- cluster-wide objects ---------------------------------------------------------------------
+
+
+def namespace(cluster: Cluster) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": cluster.namespace, "labels": cluster_labels(cluster)},
+    }
+
+
+def service_account(cluster: Cluster) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _meta(cluster, service_account_name(cluster)),
+    }
+
+
+def discovery_role(cluster: Cluster) -> Manifest:
+    """What the kubernetes discovery plugin reads: the Endpoints of the transport service."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": _meta(cluster, discovery_role_name(cluster)),
+        "rules": [
+            {"apiGroups": [""], "resources": ["endpoints"], "verbs": ["get", "list", "watch"]},
+        ],
+    }
+
+
+def discovery_role_binding(cluster: Cluster) -> Manifest:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": _meta(cluster, discovery_role_name(cluster)),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": discovery_role_name(cluster)},
+        "subjects": [{"kind": "ServiceAccount", "name": service_account_name(cluster), "namespace": cluster.namespace}],
+    }
+
+
+def http_service(cluster: Cluster) -> Manifest:
+    """The clients' entry point: 9200 only, on the pods with the client role."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(cluster, http_service_name(cluster)),
+        "spec": {
+            "type": cluster.http_service_type,
+            "selector": {c.LABEL_INSTANCE: cluster.name, role_label("client"): "true"},
+            "ports": [{"name": "http", "port": c.HTTP_PORT, "targetPort": c.HTTP_PORT, "protocol": "TCP"}],
+        },
+    }
+
+
+def transport_service(cluster: Cluster) -> Manifest:
+    """The discovery service: 9300 only (with 9200 beside it the plugin dialled 9200), on the
+    master-eligible pods. Headless, and listing pods before they are ready, because masters must
+    find each other before any of them can be ready."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(cluster, transport_service_name(cluster)),
+        "spec": {
+            "clusterIP": "None",
+            "publishNotReadyAddresses": True,
+            "selector": {c.LABEL_INSTANCE: cluster.name, role_label("master"): "true"},
+            "ports": [{"name": "transport", "port": c.TRANSPORT_PORT, "targetPort": c.TRANSPORT_PORT, "protocol": "TCP"}],
+        },
+    }
+
+
+# --- per node group -----------------------------------------------------------------------------
+
+
+def pod_env(group: NodeGroup, cluster: Cluster) -> list[Manifest]:
+    """The env image/elasticsearch.yml reads; MIN_MASTERS is the quorum of all master-eligible
+    nodes in the cluster, whichever group they are in."""
+    env: list[Manifest] = [
+        {"name": c.ENV_CLUSTER_NAME, "value": cluster.name},
+        {"name": c.ENV_NODE_NAME, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": c.ENV_NAMESPACE, "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": c.ENV_NODE_MASTER, "value": _flag(group.master)},
+        {"name": c.ENV_NODE_DATA, "value": _flag(group.data)},
+        {"name": c.ENV_HTTP_ENABLE, "value": _flag(group.client)},
+        {"name": c.ENV_NETWORK_HOST, "value": c.NETWORK_HOST},
+        {"name": c.ENV_DISCOVERY_SERVICE, "value": transport_service_name(cluster)},
+        {"name": c.ENV_MIN_MASTERS, "value": str(cluster.quorum)},
+        {"name": c.ENV_HEAP_SIZE, "value": group.heap_size},
+    ]
+    if cluster.kubeconfig_host_path is not None:
+        env += [
+            {"name": c.ENV_TRY_KUBECONFIG, "value": "true"},
+            {"name": c.ENV_KUBECONFIG, "value": c.KUBECONFIG_MOUNT_PATH},
+        ]
+    return env
+
+
+def probes(group: NodeGroup) -> Manifest:
+    """Nodes that serve HTTP are ready when they answer it; the others when transport listens.
+    Liveness only asks whether the JVM still holds the transport port, so a red cluster never
+    gets its pods killed."""
+    if group.client:
+        readiness: Manifest = {"httpGet": {"path": "/_cluster/health?local=true", "port": c.HTTP_PORT}}
+    else:
+        readiness = {"tcpSocket": {"port": c.TRANSPORT_PORT}}
+    return {
+        "readinessProbe": {**readiness, "initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3},
+        "livenessProbe": {
+            "tcpSocket": {"port": c.TRANSPORT_PORT},
+            "initialDelaySeconds": 90,
+            "periodSeconds": 20,
+            "timeoutSeconds": 5,
+            "failureThreshold": 5,
+        },
+    }
+
+
+def es_container(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
+    mounts = [{"name": STORAGE_VOLUME, "mountPath": c.DATA_PATH}]
+    if cluster.kubeconfig_host_path is not None:
+        mounts.append({"name": KUBECONFIG_VOLUME, "mountPath": c.KUBECONFIG_MOUNT_PATH, "readOnly": True})
+    return {
+        "name": ES_CONTAINER,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "env": pod_env(group, cluster),
+        "ports": [
+            {"name": "http", "containerPort": c.HTTP_PORT, "protocol": "TCP"},
+            {"name": "transport", "containerPort": c.TRANSPORT_PORT, "protocol": "TCP"},
+        ],
+        "resources": {k: dict(v) for k, v in group.resources.items()},
+        # bootstrap.mlockall needs IPC_LOCK; nothing else is added and nothing runs privileged.
+        "securityContext": {"privileged": False, "capabilities": {"add": ["IPC_LOCK"]}},
+        "volumeMounts": mounts,
+        **probes(group),
+    }
+
+
+def pod_volumes(group: NodeGroup, cluster: Cluster) -> list[Manifest]:
+    volumes: list[Manifest] = []
+    if group.storage.host_path is not None:
+        volumes.append({"name": STORAGE_VOLUME, "hostPath": {"path": group.storage.host_path, "type": "DirectoryOrCreate"}})
+    elif group.storage.size is None:
+        volumes.append({"name": STORAGE_VOLUME, "emptyDir": {}})
+    # With storage.size the volume comes from the StatefulSet's volumeClaimTemplates.
+    if cluster.kubeconfig_host_path is not None:
+        volumes.append({"name": KUBECONFIG_VOLUME, "hostPath": {"path": cluster.kubeconfig_host_path, "type": "File"}})
+    return volumes
+
+
+def anti_affinity(group: NodeGroup, cluster: Cluster) -> Manifest:
+    """Spread a group's pods over nodes; DaemonSets already place one per node."""
+    term = {"labelSelector": {"matchLabels": selector_labels(cluster, group)}, "topologyKey": "kubernetes.io/hostname"}
+    if group.anti_affinity == "hard":
+        return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+    return {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": term}]}}
+
+
+def pod_template(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
+    spec: Manifest = {
+        "serviceAccountName": service_account_name(cluster),
+        "terminationGracePeriodSeconds": 120,
+        "containers": [es_container(group, cluster, image)],
+        "volumes": pod_volumes(group, cluster),
+    }
+    if group.node_selector:
+        spec["nodeSelector"] = dict(group.node_selector)
+    if group.tolerations:
+        spec["tolerations"] = [dict(t) for t in group.tolerations]
+    if group.workload != "DaemonSet":
+        spec["affinity"] = anti_affinity(group, cluster)
+    return {"metadata": {"labels": pod_labels(cluster, group)}, "spec": spec}
+
+
+def workload(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
+    """The group's apps/v1 workload. A DaemonSet's size is the nodes its nodeSelector matches;
+    `replicas` then only feeds the quorum."""
+    spec: Manifest = {
+        "selector": {"matchLabels": selector_labels(cluster, group)},
+        "template": pod_template(group, cluster, image),
+    }
+    if group.workload == "DaemonSet":
+        spec["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}
+    elif group.workload == "Deployment":
+        spec["replicas"] = group.replicas
+        spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}
+    else:
+        claim: Manifest = {
+            "metadata": {"name": STORAGE_VOLUME},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": group.storage.size}}},
+        }
+        if group.storage.storage_class is not None:
+            claim["spec"]["storageClassName"] = group.storage.storage_class
+        spec.update(
+            replicas=group.replicas,
+            serviceName=transport_service_name(cluster),
+            # Masters must start together to find each other; ordered start would wait forever.
+            podManagementPolicy="Parallel",
+            updateStrategy={"type": "RollingUpdate"},
+            volumeClaimTemplates=[claim],
+        )
+    return {
+        "apiVersion": "apps/v1",
+        "kind": group.workload,
+        "metadata": _meta(cluster, workload_name(cluster, group), pod_labels(cluster, group)),
+        "spec": spec,
+    }
+
+
+def min_available(group: NodeGroup, cluster: Cluster) -> int:
+    """Masters: never let a voluntary disruption take the cluster below quorum, counting the
+    master-eligible nodes of the other groups as up. Others: one pod at a time. An integer
+    minAvailable, because DaemonSets have no scale subresource for maxUnavailable."""
+    if group.master:
+        others = cluster.master_eligible - group.replicas
+        return max(cluster.quorum - others, 0)
+    return max(group.replicas - 1, 0)
+
+
+def disruption_budget(group: NodeGroup, cluster: Cluster) -> Manifest:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(cluster, workload_name(cluster, group), pod_labels(cluster, group)),
+        "spec": {
+            "minAvailable": min_available(group, cluster),
+            "selector": {"matchLabels": selector_labels(cluster, group)},
+        },
+    }
+
+
+def manifests(cluster: Cluster, image: Any) -> list[Manifest]:
+    """Every object of the cluster, each after the objects it needs."""
+    out: list[Manifest] = []
+    if cluster.create_namespace:
+        out.append(namespace(cluster))
+    out += [
+        service_account(cluster),
+        discovery_role(cluster),
+        discovery_role_binding(cluster),
+        transport_service(cluster),
+        http_service(cluster),
+    ]
+    for group in cluster.groups:
+        out.append(workload(group, cluster, image))
+        if group.replicas > 0:
+            out.append(disruption_budget(group, cluster))
+    return out

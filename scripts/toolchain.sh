@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Builds, from Go modules through the Go module proxy, the pinned tools the tests and `make up`
+# need, into a cache outside the repository, and reuses what is already there:
+#   pulumi (CLI) + pulumi-language-python + the SDK's Python shims, the kubernetes provider
+#   plugin, kube-apiserver / kube-controller-manager / kube-scheduler / kubectl, kwok; etcd comes from
+#   Debian (etcd-server). A binary already on PATH with the pinned version is used as it is.
+#
+# Usage: scripts/toolchain.sh            build what is missing, print the bin dir
+#        scripts/toolchain.sh --env      print `export` lines for PATH and PULUMI_HOME
+# Cache: $ES_CLUSTER_CACHE (default ~/.cache/es-cluster). Delete it to rebuild from scratch.
+set -euo pipefail
+
+# --- pins: keep in step with requirements.txt -----------------------------------------------
+PULUMI_VERSION=v3.260.0          # = pulumi in requirements.txt
+# The Python language host left the sdk/v3 module for a module of its own, which the Go module
+# proxy here does not serve; v3.68.0 is the newest sdk/v3 that still holds it. It speaks the
+# same language-host protocol and runs the v3.260.0 SDK's own pulumi-language-python-exec.
+LANGUAGE_HOST_SDK_VERSION=v3.68.0
+K8S_PROVIDER_VERSION=4.25.0      # = pulumi-kubernetes in requirements.txt
+# pulumi-kubernetes tags only the repository root, so its provider/ module is served only as
+# this pseudo-version (the 4.25 development line). The version the engine sees is set below.
+K8S_PROVIDER_MODULE_VERSION=v4.0.0-20260115033456-f47bc2d6f199
+KUBERNETES_VERSION=v1.35.4
+KWOK_VERSION=v0.8.0
+
+CACHE=${ES_CLUSTER_CACHE:-$HOME/.cache/es-cluster}
+BIN=$CACHE/bin
+WORK=$CACHE/work
+export PULUMI_HOME=${PULUMI_HOME:-$CACHE/pulumi-home}
+export GOFLAGS=-mod=mod CGO_ENABLED=0
+LDFLAGS_STRIP="-s -w"
+
+if [[ "${1:-}" == "--env" ]]; then
+  echo "export PATH=\"$BIN:\$PATH\""
+  echo "export PULUMI_HOME=\"$PULUMI_HOME\""
+  exit 0
+fi
+
+mkdir -p "$BIN" "$WORK" "$PULUMI_HOME"
+log() { echo "toolchain: $*" >&2; }
+
+# have NAME VERSION: true when NAME was built (or linked) at VERSION already.
+have() { [[ -x "$BIN/$1" && "$(cat "$BIN/.$1.version" 2>/dev/null)" == "$2" ]]; }
+stamp() { echo "$2" > "$BIN/.$1.version"; }
+
+# use_path NAME VERSION VERSION_COMMAND...: link a matching binary already on PATH.
+use_path() {
+  local name=$1 version=$2; shift 2
+  local found
+  found=$(PATH=${PATH//$BIN:/} command -v "$name" 2>/dev/null) || return 1
+  "$found" "$@" 2>/dev/null | grep -q -- "${version#v}" || return 1
+  ln -sf "$found" "$BIN/$name" && stamp "$name" "$version"
+  log "$name $version: using $found"
+}
+
+# module_copy MODULE@VERSION DEST: a writable copy of a downloaded module's source.
+module_copy() {
+  local dir
+  dir=$(cd "$WORK" && go mod download -json "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Dir") or sys.exit(d.get("Error")))')
+  rm -rf "$2" && cp -r "$dir" "$2" && chmod -R u+w "$2"
+}
+
+build_pulumi() {
+  have pulumi "$PULUMI_VERSION" || use_path pulumi "$PULUMI_VERSION" version || {
+    log "building pulumi $PULUMI_VERSION"
+    module_copy "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION" "$WORK/pulumi-pkg"
+    # pkg/v3 replaces sdk/v3 with ../sdk (the repository's sibling folder), which a module
+    # download does not have: require the published sdk/v3 of the same version instead.
+    (cd "$WORK/pulumi-pkg" &&
+      go mod edit -dropreplace github.com/pulumi/pulumi/sdk/v3 -require "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" &&
+      go build -trimpath -o "$BIN/pulumi" \
+        -ldflags "$LDFLAGS_STRIP -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" ./cmd/pulumi)
+    stamp pulumi "$PULUMI_VERSION"
+  }
+  if ! have pulumi-language-python "$LANGUAGE_HOST_SDK_VERSION"; then
+    log "building pulumi-language-python from sdk/v3 $LANGUAGE_HOST_SDK_VERSION"
+    module_copy "github.com/pulumi/pulumi/sdk/v3@$LANGUAGE_HOST_SDK_VERSION" "$WORK/pulumi-sdk-lh"
+    (cd "$WORK/pulumi-sdk-lh" && go build -trimpath -ldflags "$LDFLAGS_STRIP" -o "$BIN/pulumi-language-python" ./python/cmd/pulumi-language-python)
+    stamp pulumi-language-python "$LANGUAGE_HOST_SDK_VERSION"
+  fi
+  if ! have pulumi-language-python-exec "$PULUMI_VERSION"; then
+    # The shims the language host and dynamic providers start: the SDK version's own.
+    local sdk
+    sdk=$(cd "$WORK" && go mod download -json "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+    install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$BIN/"
+    install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$BIN/"
+    stamp pulumi-language-python-exec "$PULUMI_VERSION"
+  fi
+}
+
+build_kubernetes_provider() {
+  local plugin_dir="$PULUMI_HOME/plugins/resource-kubernetes-v$K8S_PROVIDER_VERSION"
+  if ! have pulumi-resource-kubernetes "$K8S_PROVIDER_VERSION"; then
+    log "building pulumi-resource-kubernetes $K8S_PROVIDER_VERSION"
+    local mod=github.com/pulumi/pulumi-kubernetes/provider/v4
+    module_copy "$mod@$K8S_PROVIDER_MODULE_VERSION" "$WORK/k8s-provider"
+    (cd "$WORK/k8s-provider" &&
+      # provider/ replaces sdk/v4 with ../sdk; the published sdk/v4 it requires serves instead.
+      go mod edit -dropreplace github.com/pulumi/pulumi-kubernetes/sdk/v4 &&
+      # The provider embeds its schema stamped with its version (what `make` does upstream).
+      (cd cmd/pulumi-resource-kubernetes && VERSION=$K8S_PROVIDER_VERSION go run generate.go) &&
+      go build -trimpath -o "$BIN/pulumi-resource-kubernetes" \
+        -ldflags "$LDFLAGS_STRIP -X $mod/pkg/version.Version=$K8S_PROVIDER_VERSION" ./cmd/pulumi-resource-kubernetes)
+    stamp pulumi-resource-kubernetes "$K8S_PROVIDER_VERSION"
+    rm -rf "$plugin_dir"
+  fi
+  if [[ ! -x "$plugin_dir/pulumi-resource-kubernetes" ]]; then
+    # Installed as a plugin of the pinned version, so the engine never tries to download it.
+    "$BIN/pulumi" plugin install resource kubernetes "v$K8S_PROVIDER_VERSION" --file "$BIN/pulumi-resource-kubernetes" >&2
+  fi
+}
+
+build_control_plane() {
+  local missing=() c
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+    have "$c" "$KUBERNETES_VERSION" || use_path "$c" "$KUBERNETES_VERSION" --version || missing+=("$c")
+  done
+  have kubectl "$KUBERNETES_VERSION" || use_path kubectl "$KUBERNETES_VERSION" version --client || missing+=(kubectl)
+  if ((${#missing[@]})); then
+    log "building ${missing[*]} $KUBERNETES_VERSION"
+    module_copy "k8s.io/kubernetes@$KUBERNETES_VERSION" "$WORK/kubernetes"
+    (cd "$WORK/kubernetes" &&
+      # k8s.io/kubernetes replaces every k8s.io/* library with ./staging/src/..., folders that
+      # the module download leaves out; point each at its published v0.x of the same release.
+      go mod edit -json | python3 -c '
+import json, sys
+v = sys.argv[1].replace("v1.", "v0.", 1)
+for r in json.load(sys.stdin).get("Replace") or []:
+    if r["New"]["Path"].startswith("./staging/"):
+        print(f"-replace={r[\"Old\"][\"Path\"]}={r[\"Old\"][\"Path\"]}@{v}")
+' "$KUBERNETES_VERSION" | xargs go mod edit &&
+      for c in "${missing[@]}"; do
+        go build -trimpath -o "$BIN/$c" \
+          -ldflags "$LDFLAGS_STRIP -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION" \
+          "./cmd/$c"
+        stamp "$c" "$KUBERNETES_VERSION"
+      done)
+  fi
+  if ! have kwok "$KWOK_VERSION" && ! use_path kwok "$KWOK_VERSION" --version; then
+    log "building kwok $KWOK_VERSION"
+    (cd "$WORK" && GOBIN="$BIN" go install -trimpath -ldflags "$LDFLAGS_STRIP -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION")
+    stamp kwok "$KWOK_VERSION"
+  fi
+  if ! command -v etcd >/dev/null; then
+    log "installing etcd from Debian"
+    # Debian would start an etcd service on install; policy-rc.d stops that.
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    apt-get install -y -qq etcd-server >/dev/null || { apt-get update -qq && apt-get install -y -qq etcd-server >/dev/null; }
+    rm -f /usr/sbin/policy-rc.d
+  fi
+}
+
+[[ -f "$WORK/go.mod" ]] || (cd "$WORK" && go mod init es-cluster-toolchain >/dev/null 2>&1)
+build_pulumi
+build_kubernetes_provider
+build_control_plane
+echo "$BIN"

@@ -1,0 +1,159 @@
+"""End-to-end harness: the real Pulumi CLI and kubernetes provider from scripts/toolchain.sh,
+against the local control plane from scripts/cluster.sh, with a file state backend in a temp
+folder. Each helper returns what it saw, so a failing test shows Pulumi's and kubectl's words."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+# Its own state folder and ports, so a developer's `make cluster` is left alone.
+STATE = ROOT / ".state" / "e2e"
+PORT_BASE = "16460"
+PROGRAM_FILES = ["Pulumi.yaml", "__main__.py", "es_cluster", "image", "requirements.txt"]
+
+
+def run(
+    cmd: list[str], *, env: dict[str, str], cwd: Path | None = None, check: bool = True, timeout: int = 900
+) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} exited {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}\n--- stderr\n{proc.stderr[-6000:]}"
+        )
+    return proc
+
+
+def wait_until(what: str, probe: Callable[[], Any], timeout: float = 90, interval: float = 1.0) -> Any:
+    """Poll `probe` until it returns something truthy; fail with its last value otherwise."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last saw: {last!r}")
+
+
+@pytest.fixture(scope="session")
+def tool_env() -> dict[str, str]:
+    """PATH with the pinned toolchain and this venv's Python (the language host runs `python`)."""
+    bin_dir = run([str(ROOT / "scripts" / "toolchain.sh")], env=dict(os.environ), timeout=5400).stdout.strip().splitlines()[-1]
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([bin_dir, str(Path(sys.executable).parent), env["PATH"]])
+    env["PULUMI_HOME"] = env.get("PULUMI_HOME") or str(Path(bin_dir).parent / "pulumi-home")
+    env["PULUMI_SKIP_UPDATE_CHECK"] = "1"
+    env["PULUMI_CONFIG_PASSPHRASE"] = "es-cluster-e2e"
+    env.pop("PULUMI_BACKEND_URL", None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def cluster_env(tool_env) -> dict[str, str]:
+    """The local cluster, started for this session and stopped after it."""
+    env = {**tool_env, "ES_CLUSTER_STATE": str(STATE), "ES_CLUSTER_PORT_BASE": PORT_BASE}
+    script = str(ROOT / "scripts" / "cluster.sh")
+    run([script, "down"], env=env)  # a clean start, whatever an interrupted run left
+    try:
+        run([script, "up"], env=env, timeout=900)
+        yield {**env, "KUBECONFIG": str(STATE / "kubeconfig")}
+    finally:
+        run([script, "down"], env=env, check=False)
+
+
+class Kube:
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return run(["kubectl", *args], env=self.env, check=check)
+
+    def get(self, *args: str) -> dict[str, Any]:
+        return json.loads(self.run("get", *args, "-o", "json").stdout)
+
+    def items(self, *args: str) -> list[dict[str, Any]]:
+        return self.get(*args)["items"]
+
+    def exists(self, *args: str) -> bool:
+        return self.run("get", *args, check=False).returncode == 0
+
+    def describe(self, namespace: str) -> str:
+        """What is in the namespace, for failure messages."""
+        return self.run("get", "all,endpoints,pdb,sa,role,rolebinding", "-n", namespace, "-o", "wide", check=False).stdout
+
+
+@pytest.fixture(scope="session")
+def kube(cluster_env) -> Kube:
+    return Kube(cluster_env)
+
+
+class Stack:
+    """A copy of the program in a temp folder with its own file backend and one stack."""
+
+    def __init__(self, workdir: Path, env: dict[str, str], name: str, config: dict[str, Any]):
+        self.dir = workdir
+        self.name = name
+        for f in PROGRAM_FILES:
+            src = ROOT / f
+            (shutil.copytree if src.is_dir() else shutil.copy)(src, workdir / f)
+        (workdir / "state").mkdir()
+        self.env = {**env, "PULUMI_BACKEND_URL": f"file://{workdir / 'state'}"}
+        self.write_config(config)
+        self.pulumi("stack", "init", name)
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        doc = {"config": {f"es-cluster:{k}": v for k, v in config.items()}}
+        (self.dir / f"Pulumi.{self.name}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+
+    def config(self) -> dict[str, Any]:
+        doc = yaml.safe_load((self.dir / f"Pulumi.{self.name}.yaml").read_text())
+        return {k.split(":", 1)[1]: v for k, v in doc["config"].items()}
+
+    def pulumi(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return run(["pulumi", *args, "--stack", self.name, "--non-interactive"], env=self.env, cwd=self.dir, check=check)
+
+    def up(self) -> subprocess.CompletedProcess:
+        return self.pulumi("up", "--yes", "--skip-preview")
+
+    def preview_steps(self) -> list[dict[str, Any]]:
+        """The steps of `pulumi preview --json` that change something."""
+        out = self.pulumi("preview", "--json").stdout
+        return [s for s in json.loads(out).get("steps", []) if s["op"] != "same"]
+
+    def export(self) -> dict[str, Any]:
+        return json.loads(self.pulumi("stack", "export").stdout)
+
+    def outputs(self) -> dict[str, Any]:
+        return json.loads(self.pulumi("stack", "output", "--json").stdout)
+
+
+@pytest.fixture(scope="module")
+def make_stack(cluster_env, tmp_path_factory):
+    stacks: list[Stack] = []
+
+    def make(name: str, config: dict[str, Any]) -> Stack:
+        stack = Stack(tmp_path_factory.mktemp(name), cluster_env, name, config)
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:  # never leave objects behind, even when a test failed half-way
+        stack.pulumi("destroy", "--yes", "--skip-preview", check=False)
+
+
+def seed_config() -> dict[str, Any]:
+    """The local stack's config: the seed layout with a prebuilt image reference."""
+    doc = yaml.safe_load((ROOT / "Pulumi.local.yaml").read_text())
+    return {k.split(":", 1)[1]: v for k, v in doc["config"].items()}
