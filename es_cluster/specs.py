@@ -289,14 +289,17 @@ def workload(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
     }
 
 
-def min_available(group: NodeGroup, cluster: Cluster) -> int:
+def disruption_limit(group: NodeGroup, cluster: Cluster) -> Manifest:
     """Masters: never let a voluntary disruption take the cluster below quorum, counting the
-    master-eligible nodes of the other groups as up. Others: one pod at a time. An integer
-    minAvailable, because DaemonSets have no scale subresource for maxUnavailable."""
+    master-eligible nodes of the other groups as up. Others: one pod at a time, as maxUnavailable
+    so the budget does not change with replicas; DaemonSets have no scale subresource for the
+    disruption controller to read, so theirs is an integer minAvailable."""
     if group.master:
         others = cluster.master_eligible - group.replicas
-        return max(cluster.quorum - others, 0)
-    return max(group.replicas - 1, 0)
+        return {"minAvailable": max(cluster.quorum - others, 0)}
+    if group.workload == "DaemonSet":
+        return {"minAvailable": max(group.replicas - 1, 0)}
+    return {"maxUnavailable": 1}
 
 
 def disruption_budget(group: NodeGroup, cluster: Cluster) -> Manifest:
@@ -305,7 +308,7 @@ def disruption_budget(group: NodeGroup, cluster: Cluster) -> Manifest:
         "kind": "PodDisruptionBudget",
         "metadata": _meta(cluster, workload_name(cluster, group), pod_labels(cluster, group)),
         "spec": {
-            "minAvailable": min_available(group, cluster),
+            **disruption_limit(group, cluster),
             "selector": {"matchLabels": selector_labels(cluster, group)},
         },
     }

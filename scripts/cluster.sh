@@ -146,10 +146,10 @@ up() {
   start kube-controller-manager kube-controller-manager --kubeconfig "$KUBECONFIG_OUT" \
     --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --leader-elect=false \
     --service-account-private-key-file "$p/sa.key" --root-ca-file "$p/ca.crt" \
-    --use-service-account-credentials --controllers '*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle'
+    --use-service-account-credentials --controllers '*,-nodeipam,-cloud-node-lifecycle'
   start kube-scheduler kube-scheduler --kubeconfig "$KUBECONFIG_OUT" \
     --bind-address 127.0.0.1 --secure-port "$SCHED_PORT" --leader-elect=false
-  start kwok kwok --kubeconfig "$KUBECONFIG_OUT" --server-address "127.0.0.1:$KWOK_PORT" \
+  start kwok kwok --kubeconfig "$KUBECONFIG_OUT" --server-address "127.0.0.1:$KWOK_PORT" --config "$bin/kwok-stages.yaml" \
     --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
     --cidr 10.244.0.0/16 --node-ip 127.0.0.1
   fake_nodes | kubectl --kubeconfig "$KUBECONFIG_OUT" apply -f - >/dev/null

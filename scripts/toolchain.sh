@@ -27,7 +27,8 @@ CACHE=${ES_CLUSTER_CACHE:-$HOME/.cache/es-cluster}
 BIN=$CACHE/bin
 WORK=$CACHE/work
 export PULUMI_HOME=${PULUMI_HOME:-$CACHE/pulumi-home}
-export GOFLAGS=-mod=mod CGO_ENABLED=0
+# GOWORK=off: k8s.io/kubernetes ships a go.work naming its staging folders, which are not there.
+export GOFLAGS=-mod=mod CGO_ENABLED=0 GOWORK=off
 LDFLAGS_STRIP="-s -w"
 
 if [[ "${1:-}" == "--env" ]]; then
@@ -89,25 +90,22 @@ build_pulumi() {
 }
 
 build_kubernetes_provider() {
+  # Kept out of $BIN: on PATH, the engine would use it for any version ("ambient" plugin).
   local plugin_dir="$PULUMI_HOME/plugins/resource-kubernetes-v$K8S_PROVIDER_VERSION"
-  if ! have pulumi-resource-kubernetes "$K8S_PROVIDER_VERSION"; then
-    log "building pulumi-resource-kubernetes $K8S_PROVIDER_VERSION"
-    local mod=github.com/pulumi/pulumi-kubernetes/provider/v4
-    module_copy "$mod@$K8S_PROVIDER_MODULE_VERSION" "$WORK/k8s-provider"
-    (cd "$WORK/k8s-provider" &&
-      # provider/ replaces sdk/v4 with ../sdk; the published sdk/v4 it requires serves instead.
-      go mod edit -dropreplace github.com/pulumi/pulumi-kubernetes/sdk/v4 &&
-      # The provider embeds its schema stamped with its version (what `make` does upstream).
-      (cd cmd/pulumi-resource-kubernetes && VERSION=$K8S_PROVIDER_VERSION go run generate.go) &&
-      go build -trimpath -o "$BIN/pulumi-resource-kubernetes" \
-        -ldflags "$LDFLAGS_STRIP -X $mod/pkg/version.Version=$K8S_PROVIDER_VERSION" ./cmd/pulumi-resource-kubernetes)
-    stamp pulumi-resource-kubernetes "$K8S_PROVIDER_VERSION"
-    rm -rf "$plugin_dir"
-  fi
-  if [[ ! -x "$plugin_dir/pulumi-resource-kubernetes" ]]; then
-    # Installed as a plugin of the pinned version, so the engine never tries to download it.
-    "$BIN/pulumi" plugin install resource kubernetes "v$K8S_PROVIDER_VERSION" --file "$BIN/pulumi-resource-kubernetes" >&2
-  fi
+  [[ -x "$plugin_dir/pulumi-resource-kubernetes" ]] && return
+  log "building pulumi-resource-kubernetes $K8S_PROVIDER_VERSION"
+  local mod=github.com/pulumi/pulumi-kubernetes/provider/v4
+  module_copy "$mod@$K8S_PROVIDER_MODULE_VERSION" "$WORK/k8s-provider"
+  (cd "$WORK/k8s-provider" &&
+    # provider/ replaces sdk/v4 with ../sdk; the published sdk/v4 it requires serves instead.
+    go mod edit -dropreplace github.com/pulumi/pulumi-kubernetes/sdk/v4 &&
+    # The provider embeds its schema stamped with its version (what `make` does upstream).
+    (cd cmd/pulumi-resource-kubernetes && VERSION=$K8S_PROVIDER_VERSION go run generate.go) &&
+    go build -trimpath -o "$WORK/pulumi-resource-kubernetes" \
+      -ldflags "$LDFLAGS_STRIP -X $mod/pkg/version.Version=$K8S_PROVIDER_VERSION" ./cmd/pulumi-resource-kubernetes)
+  # Installed as the plugin of the pinned version, so the engine never tries to download it.
+  "$BIN/pulumi" plugin install resource kubernetes "v$K8S_PROVIDER_VERSION" --file "$WORK/pulumi-resource-kubernetes" >&2
+  rm -f "$WORK/pulumi-resource-kubernetes"
 }
 
 build_control_plane() {
@@ -126,8 +124,9 @@ build_control_plane() {
 import json, sys
 v = sys.argv[1].replace("v1.", "v0.", 1)
 for r in json.load(sys.stdin).get("Replace") or []:
+    old = r["Old"]["Path"]
     if r["New"]["Path"].startswith("./staging/"):
-        print(f"-replace={r[\"Old\"][\"Path\"]}={r[\"Old\"][\"Path\"]}@{v}")
+        print("-replace=" + old + "=" + old + "@" + v)
 ' "$KUBERNETES_VERSION" | xargs go mod edit &&
       for c in "${missing[@]}"; do
         go build -trimpath -o "$BIN/$c" \
@@ -140,6 +139,17 @@ for r in json.load(sys.stdin).get("Replace") or []:
     log "building kwok $KWOK_VERSION"
     (cd "$WORK" && GOBIN="$BIN" go install -trimpath -ldflags "$LDFLAGS_STRIP -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION")
     stamp kwok "$KWOK_VERSION"
+  fi
+  if [[ "$(cat "$BIN/.kwok-stages.version" 2>/dev/null)" != "$KWOK_VERSION" ]]; then
+    # kwok only acts through "stages"; these are the ones kwokctl uses by default: nodes become
+    # Ready and keep a heartbeat, pods go Running and Ready with an IP, and are deleted.
+    local src
+    src=$(cd "$WORK" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')/kustomize/stage
+    for f in node/fast/node-initialize node/heartbeat/node-heartbeat pod/general/pod-create pod/general/pod-ready \
+             pod/general/pod-complete pod/general/pod-delete; do
+      echo "---"; cat "$src/$f.yaml"
+    done >"$BIN/kwok-stages.yaml"
+    stamp kwok-stages "$KWOK_VERSION"
   fi
   if ! command -v etcd >/dev/null; then
     log "installing etcd from Debian"

@@ -111,7 +111,7 @@ class Stack:
         (workdir / "state").mkdir()
         self.env = {**env, "PULUMI_BACKEND_URL": f"file://{workdir / 'state'}"}
         self.write_config(config)
-        self.pulumi("stack", "init", name)
+        run(["pulumi", "stack", "init", name, "--non-interactive"], env=self.env, cwd=self.dir)
 
     def write_config(self, config: dict[str, Any]) -> None:
         doc = {"config": {f"es-cluster:{k}": v for k, v in config.items()}}
@@ -122,7 +122,10 @@ class Stack:
         return {k.split(":", 1)[1]: v for k, v in doc["config"].items()}
 
     def pulumi(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return run(["pulumi", *args, "--stack", self.name, "--non-interactive"], env=self.env, cwd=self.dir, check=check)
+        flags = ["--stack", self.name, "--non-interactive"]
+        # Flags go before a `--` that ends them (as in `config set ... -- -1`).
+        cut = args.index("--") if "--" in args else len(args)
+        return run(["pulumi", *args[:cut], *flags, *args[cut:]], env=self.env, cwd=self.dir, check=check)
 
     def up(self) -> subprocess.CompletedProcess:
         return self.pulumi("up", "--yes", "--skip-preview")

@@ -192,17 +192,26 @@ def test_pod_template_carries_tolerations_and_service_account():
 @pytest.mark.parametrize(
     "groups, expected",
     [
-        ({"m": {"roles": ["master"], "replicas": 3}}, {"m": 2}),
-        ({"m": {"roles": ["master"], "replicas": 5}}, {"m": 3}),
-        ({"m": {"roles": ["master"], "replicas": 1}}, {"m": 1}),
+        ({"m": {"roles": ["master"], "replicas": 3}}, {"m": {"minAvailable": 2}}),
+        ({"m": {"roles": ["master"], "replicas": 5}}, {"m": {"minAvailable": 3}}),
+        ({"m": {"roles": ["master"], "replicas": 1}}, {"m": {"minAvailable": 1}}),
         # 3 + 2 master-eligible, quorum 3: with md fully up, m may drop to 1; with m up, md to 0.
-        ({"m": {"roles": ["master"], "replicas": 3}, "md": {"roles": ["master", "data"], "replicas": 2}}, {"m": 1, "md": 0}),
-        ({"m": {"roles": ["master"]}, "d": {"roles": ["data"], "replicas": 4}}, {"m": 2, "d": 3}),
+        (
+            {"m": {"roles": ["master"], "replicas": 3}, "md": {"roles": ["master", "data"], "replicas": 2}},
+            {"m": {"minAvailable": 1}, "md": {"minAvailable": 0}},
+        ),
+        # Non-master groups: one at a time, independent of replicas (no update when they change)...
+        ({"m": {"roles": ["master"]}, "d": {"roles": ["data"], "replicas": 4}}, {"m": {"minAvailable": 2}, "d": {"maxUnavailable": 1}}),
+        # ...except DaemonSets, whose budget the disruption controller can only count in pods.
+        (
+            {"m": {"roles": ["master"]}, "d": {"roles": ["data"], "replicas": 4, "workload": "DaemonSet", "storage": {"hostPath": "/d"}}},
+            {"m": {"minAvailable": 2}, "d": {"minAvailable": 3}},
+        ),
     ],
 )
 def test_disruption_budgets_never_allow_less_than_quorum(groups, expected):
     cluster = load({"nodeGroups": groups})
-    got = {g.name: specs.disruption_budget(g, cluster)["spec"]["minAvailable"] for g in cluster.groups}
+    got = {g.name: {k: v for k, v in specs.disruption_budget(g, cluster)["spec"].items() if k != "selector"} for g in cluster.groups}
     assert got == expected
 
 
