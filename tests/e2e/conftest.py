@@ -25,12 +25,22 @@ PROGRAM_FILES = ["Pulumi.yaml", "__main__.py", "es_cluster", "image", "requireme
 
 
 def run(
-    cmd: list[str], *, env: dict[str, str], cwd: Path | None = None, check: bool = True, timeout: int = 900
+    cmd: list[str],
+    *,
+    env: dict[str, str],
+    cwd: Path | None = None,
+    check: bool = True,
+    timeout: int = 900,
+    input_bytes: bytes | None = None,
+    binary: bool = False,
 ) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    """Run a command; with check, fail showing its output. Text output unless `binary`."""
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, input=input_bytes, timeout=timeout, check=False)
+    if not binary:
+        proc.stdout, proc.stderr = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
     if check and proc.returncode != 0:
         raise AssertionError(
-            f"{' '.join(cmd)} exited {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}\n--- stderr\n{proc.stderr[-6000:]}"
+            f"{' '.join(cmd)} exited {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]!s}\n--- stderr\n{proc.stderr[-6000:]!s}"
         )
     return proc
 
@@ -108,6 +118,8 @@ class Stack:
         for f in PROGRAM_FILES:
             src = ROOT / f
             (shutil.copytree if src.is_dir() else shutil.copy)(src, workdir / f)
+        # Pulumi.yaml names .venv; the dynamic provider's shim runs the Python found there.
+        (workdir / ".venv").symlink_to(Path(sys.prefix))
         (workdir / "state").mkdir()
         self.env = {**env, "PULUMI_BACKEND_URL": f"file://{workdir / 'state'}"}
         self.write_config(config)
