@@ -16,9 +16,9 @@ from typing import Any
 from . import constants as c
 from .model import Cluster, Image, NodeGroup, Storage
 
-# The image build context inside the package (a link to the repository's image/ folder, copied
-# into wheels), so the component finds it wherever it is installed.
-DEFAULT_IMAGE_CONTEXT = str(Path(__file__).resolve().parent / "image")
+# The image build context inside the package (image_context links to the repository's image/ and
+# is copied into wheels), so the component finds it wherever it is installed.
+DEFAULT_IMAGE_CONTEXT = str(Path(__file__).resolve().parent / "image_context")
 
 # Half the memory limit for the heap leaves the other half to Lucene's file-system cache.
 DEFAULT_HEAP_SIZE = "1g"

@@ -1,5 +1,0 @@
-import sys
-
-from .render import main
-
-sys.exit(main())
