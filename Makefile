@@ -18,7 +18,7 @@ TOOLCHAIN_ENV = eval "$$(scripts/toolchain.sh --env)" && export PATH="$(CURDIR)/
 .PHONY: help venv unit lint test e2e toolchain cluster cluster-down up preview destroy render clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,8 +50,9 @@ cluster: ## start the local control plane (etcd, apiserver, controllers, schedul
 cluster-down: ## stop the local control plane and delete its data
 	scripts/cluster.sh down
 
-render: venv ## write the dev stack's objects to out/ as YAML (STACK=dev by default here)
-	$(VENV)/bin/python -m es_cluster render --stack $(if $(filter local,$(STACK)),dev,$(STACK)) -o out
+RENDER_STACK ?= dev
+render: venv ## write the objects of stack $(RENDER_STACK) (default dev) to out/ as YAML
+	$(VENV)/bin/python -m es_cluster render --stack $(RENDER_STACK) -o out
 
 # `make up`: deploy the stack. Without KUBECONFIG in the environment it targets the local
 # cluster (started if needed), so it never reaches a cluster you did not name.
