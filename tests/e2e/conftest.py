@@ -45,8 +45,11 @@ def run(
     return proc
 
 
-def wait_until(what: str, probe: Callable[[], Any], timeout: float = 90, interval: float = 1.0) -> Any:
-    """Poll `probe` until it returns something truthy; fail with its last value otherwise."""
+def wait_until(
+    what: str, probe: Callable[[], Any], timeout: float = 180, interval: float = 1.0, explain: Callable[[], str] | None = None
+) -> Any:
+    """Poll `probe` until it returns something truthy; fail with its last value, and what
+    `explain` says of the cluster then, otherwise."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -54,7 +57,8 @@ def wait_until(what: str, probe: Callable[[], Any], timeout: float = 90, interva
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last saw: {last!r}")
+    detail = f"\n{explain()}" if explain else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last saw: {last!r}{detail}")
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,11 @@ def subset_mismatches(declared: Any, live: Any, path: str = "") -> list[str]:
     return [] if declared == live else [f"{path}: declared {declared!r}, live has {live!r}"]
 
 
+def wait_until_ns(kube: Kube, what: str, probe: Any, **kw: Any) -> Any:
+    """wait_until that, on a timeout, shows the namespace's objects and the nodes' labels."""
+    return wait_until(what, probe, explain=lambda: kube.describe(NS) + kube.run("get", "nodes", "--show-labels", check=False).stdout, **kw)
+
+
 def without_template(inputs: dict[str, Any]) -> dict[str, Any]:
     return {**inputs, "spec": {k: v for k, v in inputs["spec"].items() if k != "template"}}
 
@@ -84,7 +89,7 @@ def test_daemonset_pods_land_only_on_labelled_nodes(stack: Stack, kube: Kube):
             running = running_pods(kube, group)
             return running if {p["spec"]["nodeName"] for p in running} == labelled else None
 
-        got = wait_until(f"{group} pods Running on exactly {sorted(labelled)}", placed)
+        got = wait_until_ns(kube, f"{group} pods Running on exactly {sorted(labelled)}", placed)
         assert len(got) == len(labelled), kube.describe(NS)
         assert all(p["spec"]["nodeName"] in labelled for p in pods(kube, group)), kube.describe(NS)
 
@@ -92,13 +97,15 @@ def test_daemonset_pods_land_only_on_labelled_nodes(stack: Stack, kube: Kube):
 def test_discovery_endpoints_are_the_master_pods_on_9300_only(stack: Stack, kube: Kube):
     master_ips = {p["status"]["podIP"] for p in running_pods(kube, "master")}
     assert len(master_ips) == 3
-    ips, ports = wait_until("transport endpoints", lambda: (v := endpoint_view(kube, "es-logging-transport"))[0] == master_ips and v)
+    ips, ports = wait_until_ns(
+        kube, "transport endpoints", lambda: (v := endpoint_view(kube, "es-logging-transport"))[0] == master_ips and v
+    )
     assert (ips, ports) == (master_ips, {9300}), kube.describe(NS)
     client_ips = {
         p["status"]["podIP"]
-        for p in wait_until("2 clients", lambda: len(running_pods(kube, "client")) == 2 and running_pods(kube, "client"))
+        for p in wait_until_ns(kube, "2 clients", lambda: len(running_pods(kube, "client")) == 2 and running_pods(kube, "client"))
     }
-    ips, ports = wait_until("http endpoints", lambda: (v := endpoint_view(kube, "es-logging-http"))[0] == client_ips and v)
+    ips, ports = wait_until_ns(kube, "http endpoints", lambda: (v := endpoint_view(kube, "es-logging-http"))[0] == client_ips and v)
     assert (ips, ports) == (client_ips, {9200}), kube.describe(NS)
 
 
@@ -112,7 +119,7 @@ def test_changing_client_replicas_changes_only_that_deployment(stack: Stack, kub
     assert [(s["op"], s["urn"].rsplit("::", 1)[1]) for s in steps] == [("update", "es-logging-deployment-es-logging-client")], steps
     stack.up()
     assert kube.get("deployment", "es-logging-client", "-n", NS)["spec"]["replicas"] == 3
-    wait_until("3 client pods", lambda: len(running_pods(kube, "client")) == 3)
+    wait_until_ns(kube, "3 client pods", lambda: len(running_pods(kube, "client")) == 3)
 
 
 def test_changing_kubeconfig_updates_only_pod_templates(stack: Stack):
@@ -157,19 +164,19 @@ def test_labelling_a_node_adds_exactly_one_master_pod_without_pulumi(stack: Stac
     before = {p["metadata"]["name"] for p in running_pods(kube, "master")}
     kube.run("label", "node", spare[0], f"{MASTER_LABEL}=true")
     try:
-        after = wait_until("a fourth master pod", lambda: len(running_pods(kube, "master")) == 4 and running_pods(kube, "master"))
+        after = wait_until_ns(kube, "a fourth master pod", lambda: len(running_pods(kube, "master")) == 4 and running_pods(kube, "master"))
         new = [p for p in after if p["metadata"]["name"] not in before]
         assert len(new) == 1 and new[0]["spec"]["nodeName"] == spare[0], kube.describe(NS)
-        ips, _ = wait_until("4 transport endpoints", lambda: len((v := endpoint_view(kube, "es-logging-transport"))[0]) == 4 and v)
+        ips, _ = wait_until_ns(kube, "4 transport endpoints", lambda: len((v := endpoint_view(kube, "es-logging-transport"))[0]) == 4 and v)
         assert new[0]["status"]["podIP"] in ips
     finally:
         kube.run("label", "node", spare[0], f"{MASTER_LABEL}-")
-    wait_until("back to 3 master pods", lambda: len(pods(kube, "master")) == 3)
+    wait_until_ns(kube, "back to 3 master pods", lambda: len(pods(kube, "master")) == 3)
 
 
 def test_destroy_removes_every_object(stack: Stack, kube: Kube):
     stack.pulumi("destroy", "--yes", "--skip-preview")
-    wait_until("the namespace to be gone", lambda: not kube.exists("namespace", NS), timeout=120)
+    wait_until_ns(kube, "the namespace to be gone", lambda: not kube.exists("namespace", NS), timeout=120)
     leftovers = kube.run("get", "all,pdb,sa,role,rolebinding,endpoints", "-A", "-l", MANAGED, "-o", "name").stdout.strip()
     assert leftovers == ""
     assert stack.export()["deployment"].get("resources") in (None, [])
