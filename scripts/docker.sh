@@ -38,11 +38,7 @@ install_missing() {
   command -v docker-registry >/dev/null || pkgs+=(docker-registry)
   ((${#pkgs[@]})) || return 0
   log "installing ${pkgs[*]} from Debian"
-  # Their packages would start services on install; policy-rc.d stops that.
-  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null ||
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null; }
-  rm -f /usr/sbin/policy-rc.d
+  "$REPO/scripts/apt-install.sh" "${pkgs[@]}"
 }
 
 engine_up() { docker info >/dev/null 2>&1; }

@@ -156,10 +156,7 @@ for r in json.load(sys.stdin).get("Replace") or []:
   fi
   if ! command -v etcd >/dev/null; then
     log "installing etcd from Debian"
-    # Debian would start an etcd service on install; policy-rc.d stops that.
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-    apt-get install -y -qq etcd-server >/dev/null || { apt-get update -qq && apt-get install -y -qq etcd-server >/dev/null; }
-    rm -f /usr/sbin/policy-rc.d
+    "$(dirname "$0")/apt-install.sh" etcd-server
   fi
 }
 

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from es_cluster.stack import config_from_file
+
 ROOT = Path(__file__).resolve().parents[2]
 # Its own state folder and ports, so a developer's `make cluster` is left alone.
 STATE = ROOT / ".state" / "e2e"
@@ -134,8 +136,7 @@ class Stack:
         (self.dir / f"Pulumi.{self.name}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
 
     def config(self) -> dict[str, Any]:
-        doc = yaml.safe_load((self.dir / f"Pulumi.{self.name}.yaml").read_text())
-        return {k.split(":", 1)[1]: v for k, v in doc["config"].items()}
+        return config_from_file(self.dir / f"Pulumi.{self.name}.yaml")
 
     def pulumi(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         flags = ["--stack", self.name, "--non-interactive"]
@@ -174,5 +175,4 @@ def make_stack(cluster_env, tmp_path_factory):
 
 def seed_config() -> dict[str, Any]:
     """The local stack's config: the seed layout with a prebuilt image reference."""
-    doc = yaml.safe_load((ROOT / "Pulumi.local.yaml").read_text())
-    return {k.split(":", 1)[1]: v for k, v in doc["config"].items()}
+    return config_from_file(ROOT / "Pulumi.local.yaml")
