@@ -48,5 +48,9 @@ MANAGED_BY = "es-cluster"
 MASTER_NODE_LABEL = "kube-system/es-master-node"
 DATA_NODE_LABEL = "kube-system/es-data-node"
 
+# On a DaemonSet: the node count the group is planned for, the one MIN_MASTERS counts. The
+# policy pack (policy/es_rules.py) reads it, since no preview can count labelled nodes.
+PLANNED_REPLICAS_ANNOTATION = "es-cluster.io/replicas"
+
 DEFAULT_BASE_IMAGE = "quay.io/pires/docker-elasticsearch-kubernetes:2.3.4"
 DEFAULT_REPOSITORY = "localhost:5000/es-kubernetes"

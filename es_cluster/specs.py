@@ -256,7 +256,7 @@ def pod_template(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
 
 def workload(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
     """The group's apps/v1 workload. A DaemonSet's size is the nodes its nodeSelector matches;
-    `replicas` then only feeds the quorum."""
+    `replicas` then only feeds the quorum, and is written on it as the planned count."""
     spec: Manifest = {
         "selector": {"matchLabels": selector_labels(cluster, group)},
         "template": pod_template(group, cluster, image),
@@ -281,12 +281,10 @@ def workload(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
             updateStrategy={"type": "RollingUpdate"},
             volumeClaimTemplates=[claim],
         )
-    return {
-        "apiVersion": "apps/v1",
-        "kind": group.workload,
-        "metadata": _meta(cluster, workload_name(cluster, group), pod_labels(cluster, group)),
-        "spec": spec,
-    }
+    metadata = _meta(cluster, workload_name(cluster, group), pod_labels(cluster, group))
+    if group.workload == "DaemonSet":
+        metadata["annotations"] = {c.PLANNED_REPLICAS_ANNOTATION: str(group.replicas)}
+    return {"apiVersion": "apps/v1", "kind": group.workload, "metadata": metadata, "spec": spec}
 
 
 def disruption_limit(group: NodeGroup, cluster: Cluster) -> Manifest:

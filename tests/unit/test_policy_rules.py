@@ -1,0 +1,177 @@
+"""The policy pack's rules on the component's own manifests: they pass what the component
+builds from valid config, and each fires on the violation it exists for."""
+
+from __future__ import annotations
+
+import copy
+
+import es_rules
+import pytest
+
+from es_cluster import constants as c
+from es_cluster import parse_stack_config, specs, validate
+
+IMAGE = "localhost:5000/es-kubernetes@sha256:" + "0" * 64
+TYPES = {kind: t for t, kind in es_rules.WORKLOAD_TYPES.items()}
+
+
+def workloads(raw, image=IMAGE) -> list[tuple[str, dict]]:
+    cluster = validate(parse_stack_config(raw))
+    return [(m["kind"], m) for m in specs.manifests(cluster, image) if m["kind"] in c.WORKLOADS]
+
+
+def named(ws, name: str) -> dict:
+    return next(w for _, w in ws if w["metadata"]["name"] == name)
+
+
+def es_container(w: dict) -> dict:
+    return w["spec"]["template"]["spec"]["containers"][0]
+
+
+def resource_violations(ws) -> list[str]:
+    rules = (es_rules.heap_violations, es_rules.digest_violations, es_rules.privilege_violations, es_rules.kubeconfig_violations)
+    return [v for kind, w in ws for rule in rules for v in rule(kind, w)]
+
+
+def test_the_annotation_the_policy_reads_is_the_one_the_component_writes():
+    assert es_rules.PLANNED_REPLICAS_ANNOTATION == c.PLANNED_REPLICAS_ANNOTATION
+    assert es_rules.KUBECONFIG_MOUNT_PATH == c.KUBECONFIG_MOUNT_PATH
+
+
+def test_every_rule_passes_the_seed_layout_even_in_production(seed_config):
+    ws = workloads(seed_config)
+    assert {kind for kind, _ in ws} == {"DaemonSet", "Deployment"}
+    assert all(es_rules.is_elasticsearch(w) for _, w in ws)
+    assert resource_violations(ws) == []
+    assert es_rules.master_count_violations(ws, production=True) == []
+    assert es_rules.min_masters_violations(ws) == []
+
+
+def test_the_daemonset_carries_its_planned_count(seed_config):
+    master = named(workloads(seed_config), "es-logging-master")
+    assert master["metadata"]["annotations"] == {"es-cluster.io/replicas": "3"}
+    assert es_rules.planned_replicas("DaemonSet", master) == 3
+
+
+@pytest.mark.parametrize(
+    "masters, production, fires",
+    [(1, False, False), (1, True, True), (2, False, True), (3, True, False), (4, True, True), (5, True, False)],
+)
+def test_master_count(seed_config, masters, production, fires):
+    seed_config["nodeGroups"]["master"]["replicas"] = masters
+    found = es_rules.master_count_violations(workloads(seed_config), production)
+    assert bool(found) == fires, found
+    if fires:
+        assert found[0].startswith("cluster elasticsearch/es-logging: ")
+
+
+def test_masters_are_counted_across_groups_and_per_cluster(seed_config):
+    seed_config["nodeGroups"]["data"]["roles"] = ["master", "data"]  # 3 + 2 = 5 master-eligible
+    ws = workloads(seed_config)
+    assert es_rules.master_count_violations(ws, production=True) == []
+    other = copy.deepcopy(seed_config)
+    other["clusterName"] = "metrics"
+    other["nodeGroups"]["master"]["replicas"] = 2
+    both = ws + workloads(other)
+    assert es_rules.master_count_violations(both, production=False) == [
+        "cluster elasticsearch/metrics: 4 master-eligible nodes is an even number; use an odd count (3 is usual)"
+    ]
+
+
+def test_a_daemonset_that_does_not_say_its_count_is_reported(seed_config):
+    ws = workloads(seed_config)
+    del named(ws, "es-logging-master")["metadata"]["annotations"]
+    assert es_rules.master_count_violations(ws, production=False) == [
+        "cluster elasticsearch/es-logging: DaemonSet elasticsearch/es-logging-master holds masters but does not say how many "
+        "(annotation es-cluster.io/replicas)"
+    ]
+
+
+def test_min_masters_must_be_the_quorum(seed_config):
+    ws = workloads(seed_config)
+    client = next(w for kind, w in ws if kind == "Deployment")
+    env = es_container(client)["env"]
+    next(e for e in env if e["name"] == "MIN_MASTERS")["value"] = "1"
+    assert es_rules.min_masters_violations(ws) == [
+        "cluster elasticsearch/es-logging: Deployment elasticsearch/es-logging-client container elasticsearch sets "
+        "MIN_MASTERS=1, but 3 master-eligible node(s) need 2 (3/2+1)"
+    ]
+    env[:] = [e for e in env if e["name"] != "MIN_MASTERS"]
+    assert es_rules.min_masters_violations(ws) == [
+        "cluster elasticsearch/es-logging: Deployment elasticsearch/es-logging-client sets no MIN_MASTERS; it needs 2 (3/2+1)"
+    ]
+
+
+@pytest.mark.parametrize(
+    "heap, limit, message",
+    [
+        ("1g", "2Gi", None),
+        ("1025m", "2Gi", "ES_HEAP_SIZE 1025m is more than half the memory limit 2Gi; Lucene needs the rest"),
+        ("31g", "64Gi", None),
+        ("32g", "64Gi", "ES_HEAP_SIZE 32g is 32 GiB or more; the JVM loses compressed object pointers, stay below 31g"),
+        ("512m", None, "ES_HEAP_SIZE 512m is set but the container has no memory limit to hold it to half of"),
+    ],
+)
+def test_heap_size(seed_config, heap, limit, message):
+    group = seed_config["nodeGroups"]["client"]
+    group["heapSize"] = heap
+    group["resources"] = {"limits": {"memory": limit}} if limit else {}
+    found = es_rules.heap_violations("Deployment", named(workloads(seed_config), "es-logging-client"))
+    assert found == ([] if message is None else [f"Deployment elasticsearch/es-logging-client container elasticsearch: {message}"])
+
+
+@pytest.mark.parametrize("q, n", [("2Gi", 2 * 2**30), ("1.5G", 1.5e9), ("512Mi", 512 * 2**20), ("1000", 1000), ("2gb", None)])
+def test_quantities(q, n):
+    assert es_rules.quantity_bytes(q) == n
+
+
+def test_images_must_be_pinned_by_digest(seed_config):
+    found = resource_violations(workloads(seed_config, image="localhost:5000/es-kubernetes:ctx-abc"))
+    assert len(found) == 3
+    assert found[0] == (
+        "DaemonSet elasticsearch/es-logging-master container elasticsearch: image 'localhost:5000/es-kubernetes:ctx-abc' "
+        "is not pinned by digest (repository@sha256:...)"
+    )
+
+
+def test_privileged_and_extra_capabilities_fire(seed_config):
+    kind, w = workloads(seed_config)[0]
+    sc = es_container(w)["securityContext"]
+    sc["capabilities"]["add"] += ["SYS_ADMIN", "NET_ADMIN"]
+    sc["privileged"] = True
+    assert es_rules.privilege_violations(kind, w) == [
+        "DaemonSet elasticsearch/es-logging-master container elasticsearch: runs privileged; Elasticsearch needs only the IPC_LOCK capability",
+        "DaemonSet elasticsearch/es-logging-master container elasticsearch: adds capabilities NET_ADMIN, SYS_ADMIN; only IPC_LOCK is allowed",
+    ]
+
+
+def test_init_containers_are_held_to_the_same_rules(seed_config):
+    kind, w = workloads(seed_config)[0]
+    w["spec"]["template"]["spec"]["initContainers"] = [{"name": "sysctl", "image": "busybox:1.36", "securityContext": {"privileged": True}}]
+    assert len(es_rules.privilege_violations(kind, w)) == 1
+    assert len(es_rules.digest_violations(kind, w)) == 1
+
+
+def test_kubeconfig_must_be_mounted_read_only(seed_config):
+    kind, w = workloads(seed_config)[0]
+    mount = next(m for m in es_container(w)["volumeMounts"] if m["mountPath"] == "/kubeconfig")
+    mount["readOnly"] = False
+    assert es_rules.kubeconfig_violations(kind, w) == [
+        "DaemonSet elasticsearch/es-logging-master container elasticsearch: the kubeconfig at /kubeconfig is mounted writable; set readOnly: true"
+    ]
+    del mount["readOnly"]
+    assert len(es_rules.kubeconfig_violations(kind, w)) == 1
+
+
+def test_other_workloads_are_left_alone():
+    nginx = {
+        "metadata": {"name": "web"},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "nginx", "image": "nginx:1", "securityContext": {"privileged": True}}]},
+            }
+        },
+    }
+    assert not es_rules.is_elasticsearch(nginx)
+    assert es_rules.master_count_violations([("Deployment", nginx)], production=True) == []
