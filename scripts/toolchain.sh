@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds, from Go modules through the Go module proxy, the pinned tools the tests and `make up`
 # need, into a cache outside the repository, and reuses what is already there:
-#   pulumi (CLI) + pulumi-language-python + the SDK's Python shims, the kubernetes provider
+#   pulumi (CLI) + pulumi-language-python + the SDK's Python shims, pulumi-language-yaml, the kubernetes provider
 #   plugin, kube-apiserver / kube-controller-manager / kube-scheduler / kubectl, kwok; etcd comes from
 #   Debian (etcd-server). A binary already on PATH with the pinned version is used as it is.
 #
@@ -13,13 +13,19 @@ set -euo pipefail
 # --- pins: keep in step with requirements.txt -----------------------------------------------
 PULUMI_VERSION=v3.260.0          # = pulumi in requirements.txt
 # The Python language host left the sdk/v3 module for a module of its own, which the Go module
-# proxy here does not serve; v3.68.0 is the newest sdk/v3 that still holds it. It speaks the
-# same language-host protocol and runs the v3.260.0 SDK's own pulumi-language-python-exec.
+# proxy here does not serve; v3.68.0 is the newest sdk/v3 that still holds it. Its main.go is
+# built against the sdk/v3 of PULUMI_VERSION (today's protocol), with the edits in
+# scripts/langhost/ (port.py: API renames; plugin_info.go: run the plugin the engine names, so
+# policy packs and component packages start). It runs the SDK's own pulumi-language-python-exec.
 LANGUAGE_HOST_SDK_VERSION=v3.68.0
+LANGUAGE_HOST_STAMP="$LANGUAGE_HOST_SDK_VERSION+sdk-$PULUMI_VERSION+langhost-2"
 K8S_PROVIDER_VERSION=4.25.0      # = pulumi-kubernetes in requirements.txt
 # pulumi-kubernetes tags only the repository root, so its provider/ module is served only as
 # this pseudo-version (the 4.25 development line). The version the engine sees is set below.
 K8S_PROVIDER_MODULE_VERSION=v4.0.0-20260115033456-f47bc2d6f199
+# The YAML language host, for the YAML consumer of the component package (examples/yaml-consumer).
+# v1.32.0 is the newest the proxy serves here; it implements Link, which `pulumi package add` calls.
+YAML_HOST_VERSION=v1.32.0
 KUBERNETES_VERSION=v1.35.4
 KWOK_VERSION=v0.8.0
 
@@ -37,6 +43,7 @@ if [[ "${1:-}" == "--env" ]]; then
   exit 0
 fi
 
+HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$BIN" "$WORK" "$PULUMI_HOME"
 log() { echo "toolchain: $*" >&2; }
 
@@ -73,11 +80,18 @@ build_pulumi() {
         -ldflags "$LDFLAGS_STRIP -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" ./cmd/pulumi)
     stamp pulumi "$PULUMI_VERSION"
   }
-  if ! have pulumi-language-python "$LANGUAGE_HOST_SDK_VERSION"; then
-    log "building pulumi-language-python from sdk/v3 $LANGUAGE_HOST_SDK_VERSION"
+  if ! have pulumi-language-python "$LANGUAGE_HOST_STAMP"; then
+    log "building pulumi-language-python: the sdk/v3 $LANGUAGE_HOST_SDK_VERSION host on sdk/v3 $PULUMI_VERSION"
     module_copy "github.com/pulumi/pulumi/sdk/v3@$LANGUAGE_HOST_SDK_VERSION" "$WORK/pulumi-sdk-lh"
-    (cd "$WORK/pulumi-sdk-lh" && go build -trimpath -ldflags "$LDFLAGS_STRIP" -o "$BIN/pulumi-language-python" ./python/cmd/pulumi-language-python)
-    stamp pulumi-language-python "$LANGUAGE_HOST_SDK_VERSION"
+    local src="$WORK/pulumi-language-python" old="$WORK/pulumi-sdk-lh/python"
+    rm -rf "$src" && mkdir -p "$src/cmd/pulumi-language-python" "$src/python"
+    cp "$old/cmd/pulumi-language-python/main.go" "$HERE/langhost/plugin_info.go" "$src/cmd/pulumi-language-python/"
+    cp "$old/python.go" "$old/shim_unix.go" "$src/python/"
+    python3 "$HERE/langhost/port.py" "$src/cmd/pulumi-language-python/main.go" es-cluster.local/pulumi-language-python/python
+    (cd "$src" && go mod init es-cluster.local/pulumi-language-python &&
+      go mod edit -require "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" && go mod tidy &&
+      go build -trimpath -ldflags "$LDFLAGS_STRIP" -o "$BIN/pulumi-language-python" ./cmd/pulumi-language-python)
+    stamp pulumi-language-python "$LANGUAGE_HOST_STAMP"
   fi
   if ! have pulumi-language-python-exec "$PULUMI_VERSION"; then
     # The shims the language host and dynamic providers start: the SDK version's own.
@@ -87,6 +101,16 @@ build_pulumi() {
     install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$BIN/"
     stamp pulumi-language-python-exec "$PULUMI_VERSION"
   fi
+}
+
+build_yaml_host() {
+  have pulumi-language-yaml "$YAML_HOST_VERSION" || {
+    log "building pulumi-language-yaml $YAML_HOST_VERSION"
+    (cd "$WORK" && GOBIN="$BIN" go install -trimpath \
+      -ldflags "$LDFLAGS_STRIP -X github.com/pulumi/pulumi-yaml/pkg/version.Version=$YAML_HOST_VERSION" \
+      "github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml@$YAML_HOST_VERSION")
+    stamp pulumi-language-yaml "$YAML_HOST_VERSION"
+  }
 }
 
 build_kubernetes_provider() {
@@ -162,6 +186,7 @@ for r in json.load(sys.stdin).get("Replace") or []:
 
 [[ -f "$WORK/go.mod" ]] || (cd "$WORK" && go mod init es-cluster-toolchain >/dev/null 2>&1)
 build_pulumi
+build_yaml_host
 build_kubernetes_provider
 build_control_plane
 echo "$BIN"
