@@ -70,7 +70,8 @@ def stack(make_stack, docker_env, stand_in_base) -> Stack:
     cfg = s.config()
     cfg["image"]["context"] = str(s.dir / "image")
     s.write_config(cfg)
-    s.up()
+    # With the policy pack: during up the digest is known, so es-image-digest really checks it.
+    s.first_up = s.pulumi("up", "--yes", "--skip-preview", "--policy-pack", str(ROOT / "policy" / "run"))
     return s
 
 
@@ -116,6 +117,8 @@ def test_up_builds_pushes_and_pods_use_the_pushed_digest(stack: Stack, kube: Kub
     tag = built_tag(stack)
     assert ref == f"{REPOSITORY}@{registry_digest(tag)}"
     assert set(live_images(kube).values()) == {ref}
+    out = stack.first_up.stdout
+    assert "es-cluster@v0.1.0" in out and "can't run policy" not in out and "[mandatory]" not in out, out
 
 
 def test_built_image_holds_our_files_where_es_and_the_jvm_read_them(stack: Stack, docker_env):

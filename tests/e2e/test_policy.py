@@ -15,7 +15,7 @@ from es_cluster.stack import config_from_file
 
 from .conftest import ROOT, Stack, seed_config
 
-PACK = str(ROOT / "policy" / "run")
+PACK = str(ROOT / "policy")
 PRODUCTION = str(ROOT / "policy" / "production.json")
 
 # A consumer's program that patches the component's workloads with a transformation, the way
@@ -120,6 +120,17 @@ def test_the_dev_stack_passes(stack):
     assert "es-cluster@v0.1.0" in out
     assert set(report) <= {"es-image-digest"}, report
     assert all("can't run policy 'es-image-digest'" in m for m in report.get("es-image-digest", [])), report
+
+
+def test_the_binary_form_runs_the_same_pack(stack):
+    config = seed_config()
+    config["nodeGroups"]["master"]["replicas"] = 2
+    with_config(stack, config)
+    proc = stack.pulumi("preview", "--policy-pack", str(ROOT / "policy" / "run"), check=False)
+    assert proc.returncode != 0, proc.stdout
+    assert policy_report(proc.stdout + proc.stderr) == {
+        "es-master-count": ["cluster elasticsearch/es-logging: 2 master-eligible nodes is an even number; use an odd count (3 is usual)"]
+    }, proc.stdout
 
 
 def test_the_local_stack_passes_as_production(stack):
