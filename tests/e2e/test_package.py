@@ -1,0 +1,121 @@
+"""The component package (`provider/`) from a Pulumi YAML program, through the real CLI and
+engine against the local cluster: `pulumi package add`, the inferred schema, preview of the
+example as written, the component's validation errors, and up and destroy."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from typing import Any
+
+import pytest
+import yaml
+
+from .conftest import ROOT, Kube, run
+
+EXAMPLE = ROOT / "examples" / "yaml-consumer"
+PROVIDER = ROOT / "provider"
+NS = "search"
+
+
+class YamlProgram:
+    def __init__(self, env: dict[str, str], tmp_path_factory):
+        self.work = tmp_path_factory.mktemp("yaml-consumer")
+        self.dir = self.work / "project"
+        shutil.copytree(EXAMPLE, self.dir)
+        self.env = {**env, "PULUMI_BACKEND_URL": f"file://{self.work}"}
+
+    def pulumi(self, *args: str, check: bool = True):
+        return run(["pulumi", *args, "--non-interactive"], env=self.env, cwd=self.dir, check=check)
+
+    def project(self) -> dict[str, Any]:
+        return yaml.safe_load((self.dir / "Pulumi.yaml").read_text())
+
+    def set_node_groups(self, groups: dict[str, Any]) -> None:
+        doc = self.project()
+        doc["resources"]["search"]["properties"]["nodeGroups"] = groups
+        (self.dir / "Pulumi.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def program(cluster_env, tmp_path_factory):
+    p = YamlProgram(cluster_env, tmp_path_factory)
+    run(["pulumi", "stack", "init", "test", "--non-interactive"], env=p.env, cwd=p.dir)
+    p.add = p.pulumi("package", "add", str(PROVIDER))
+    p.original = (p.dir / "Pulumi.yaml").read_text()  # as `package add` left it
+    try:
+        yield p
+    finally:
+        p.pulumi("destroy", "--yes", "--skip-preview", check=False)
+
+
+def test_package_add_records_the_local_package(program: YamlProgram):
+    assert "Added package es-cluster" in program.add.stdout + program.add.stderr, program.add.stdout
+    assert program.project()["packages"] == {"es-cluster": str(PROVIDER)}
+    # The plugin ran in the repository's virtualenv, which the host left as it was.
+    assert not (PROVIDER / "pyvenv.cfg").exists()
+
+
+def test_schema_is_inferred_from_the_component(program: YamlProgram):
+    schema = json.loads(program.pulumi("package", "get-schema", str(PROVIDER)).stdout)
+    res = schema["resources"]["es-cluster:index:EsCluster"]
+    assert res["isComponent"] is True
+    assert set(res["inputProperties"]) == {
+        "nodeGroups", "clusterName", "namespace", "createNamespace", "image", "kubeconfig", "httpServiceType"
+    }  # fmt: skip
+    assert res["requiredInputs"] == ["nodeGroups"]
+    assert set(res["properties"]) == {"namespace", "httpService", "transportService", "httpUrl", "imageRef", "workloads"}
+    group = schema["types"]["es-cluster:index:NodeGroup"]
+    assert group["required"] == ["roles"]
+    assert group["properties"]["replicas"]["type"] == "integer"
+    assert set(group["properties"]) == {
+        "roles", "replicas", "workload", "nodeSelector", "storage", "heapSize", "resources", "tolerations", "antiAffinity"
+    }  # fmt: skip
+
+
+def test_preview_of_the_example_plans_the_whole_cluster(program: YamlProgram):
+    preview = json.loads(program.pulumi("preview", "--json").stdout)
+    planned = {(s["newState"]["type"], s["urn"].rsplit("::", 1)[1]) for s in preview["steps"] if s["op"] == "create"}
+    assert planned >= {
+        ("es-cluster:index:EsCluster", "search"),
+        ("kubernetes:core/v1:Service", "search-service-search-transport"),
+        ("kubernetes:core/v1:Service", "search-service-search-http"),
+        ("kubernetes:apps/v1:StatefulSet", "search-statefulset-search-master"),
+        ("kubernetes:apps/v1:StatefulSet", "search-statefulset-search-data"),
+        ("kubernetes:apps/v1:Deployment", "search-deployment-search-client"),
+        ("kubernetes:policy/v1:PodDisruptionBudget", "search-poddisruptionbudget-search-master"),
+    }, planned
+    master = next(s for s in preview["steps"] if s["urn"].endswith("::search-statefulset-search-master"))
+    env = {e["name"]: e.get("value") for e in master["newState"]["inputs"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert (env["MIN_MASTERS"], env["DISCOVERY_SERVICE"]) == ("2", "search-transport")
+
+
+def test_bad_input_fails_with_the_config_key_and_declares_nothing(program: YamlProgram):
+    program.set_node_groups({"master": {"roles": ["master"], "replicas": -1}, "client": {"roles": ["client", "chef"]}})
+    try:
+        proc = program.pulumi("preview", check=False)
+    finally:
+        (program.dir / "Pulumi.yaml").write_text(program.original)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert "nodeGroups.master.replicas: must be a whole number >= 0, got -1" in out, out
+    assert "nodeGroups.client.roles: unknown role 'chef'; allowed: master, data, client" in out, out
+    assert "kubernetes:" not in proc.stdout, out
+
+
+def test_up_and_destroy_through_the_package(program: YamlProgram, kube: Kube):
+    # kwok nodes bind no volume claims, so the deployed variant keeps its data on emptyDir.
+    program.set_node_groups({"all": {"roles": ["master", "data", "client"], "replicas": 1, "workload": "Deployment"}})
+    try:
+        program.pulumi("up", "--yes", "--skip-preview")
+        outputs = json.loads(program.pulumi("stack", "output", "--json").stdout)
+        assert outputs == {"url": "http://search-http.search.svc:9200", "workloads": {"all": "search-all"}}
+        deployment = kube.get("deployment", "search-all", "-n", NS)
+        env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert (env["MIN_MASTERS"], env["NODE_MASTER"], env["NODE_DATA"], env["HTTP_ENABLE"]) == ("1", "true", "true", "true")
+        assert deployment["status"].get("readyReplicas") == 1
+        assert kube.exists("service", "search-transport", "-n", NS)
+    finally:
+        program.pulumi("destroy", "--yes", "--skip-preview")
+        (program.dir / "Pulumi.yaml").write_text(program.original)
+    assert not kube.exists("namespace", NS)

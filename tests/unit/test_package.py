@@ -1,0 +1,146 @@
+"""The component package: the schema the SDK's host infers from es_cluster.package, and the
+mapping of its inputs back onto stack config."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+from pulumi.provider.experimental.component import ComponentProvider
+
+from es_cluster import ConfigError, parse_stack_config, specs, validate
+from es_cluster.package import EsCluster, stack_config_from_inputs
+
+from .test_component import RecordingMocks, by_type, settled
+
+REF = "localhost:5000/es-kubernetes@sha256:" + "c" * 64
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    return json.loads(ComponentProvider([EsCluster], "es-cluster", None, "0.1.0").schema)
+
+
+def test_schema_inputs_are_the_stack_config_keys(schema):
+    res = schema["resources"]["es-cluster:index:EsCluster"]
+    assert set(res["inputProperties"]) == {
+        "nodeGroups",
+        "clusterName",
+        "namespace",
+        "createNamespace",
+        "image",
+        "kubeconfig",
+        "httpServiceType",
+    }
+    assert res["requiredInputs"] == ["nodeGroups"]
+    assert res["inputProperties"]["nodeGroups"]["additionalProperties"]["$ref"] == "#/types/es-cluster:index:NodeGroup"
+    types = schema["types"]
+    assert set(types["es-cluster:index:NodeGroup"]["properties"]) == {
+        "roles", "replicas", "workload", "nodeSelector", "storage", "heapSize", "resources", "tolerations", "antiAffinity"
+    }  # fmt: skip
+    assert set(types["es-cluster:index:Storage"]["properties"]) == {"hostPath", "size", "storageClass"}
+    assert set(types["es-cluster:index:Image"]["properties"]) == {"repository", "baseImage", "push", "context", "reference"}
+    assert types["es-cluster:index:Kubeconfig"]["required"] == ["hostPath"]
+
+
+def test_schema_outputs_are_the_component_outputs(schema):
+    res = schema["resources"]["es-cluster:index:EsCluster"]
+    assert set(res["properties"]) == {"namespace", "httpService", "transportService", "httpUrl", "imageRef", "workloads"}
+    assert res["properties"]["workloads"]["additionalProperties"]["type"] == "string"
+
+
+def test_every_schema_input_is_a_key_parse_stack_config_accepts(schema):
+    # Each name the schema offers is one the config parser knows: no input is silently dropped.
+    group = {k: None for k in schema["types"]["es-cluster:index:NodeGroup"]["properties"]} | {"roles": ["master"]}
+    raw = {k: None for k in schema["resources"]["es-cluster:index:EsCluster"]["inputProperties"]} | {"nodeGroups": {"m": group}}
+    raw["image"] = dict.fromkeys(schema["types"]["es-cluster:index:Image"]["properties"])
+    raw["kubeconfig"] = {"hostPath": "/k"}
+    raw["nodeGroups"]["m"]["storage"] = dict.fromkeys(schema["types"]["es-cluster:index:Storage"]["properties"])
+    parse_stack_config({k: v for k, v in raw.items()})  # raises ConfigError on an unknown key
+
+
+def test_inputs_map_back_to_stack_config():
+    inputs = {
+        "cluster_name": "logs",
+        "create_namespace": False,
+        "image": {"reference": REF, "base_image": "x"},
+        "kubeconfig": {"host_path": "/srv/kubeconfig"},
+        # Map values arrive as sent (camelCase) or renamed (snake_case); both are accepted.
+        "node_groups": {
+            "master": {"roles": ["master"], "replicas": 3.0, "node_selector": {"kube-system/es-master-node": "true"}},
+            "data": {
+                "roles": ["data"],
+                "heapSize": "2g",
+                "resources": {"limits": {"memory": "4Gi"}},
+                "storage": {"storage_class": "ssd", "size": "9Gi"},
+            },
+        },
+    }
+    assert stack_config_from_inputs(inputs) == {
+        "clusterName": "logs",
+        "createNamespace": False,
+        "image": {"reference": REF, "baseImage": "x"},
+        "kubeconfig": {"hostPath": "/srv/kubeconfig"},
+        "nodeGroups": {
+            "master": {"roles": ["master"], "replicas": 3, "nodeSelector": {"kube-system/es-master-node": "true"}},
+            "data": {
+                "roles": ["data"],
+                "heapSize": "2g",
+                "resources": {"limits": {"memory": "4Gi"}},
+                "storage": {"storageClass": "ssd", "size": "9Gi"},
+            },
+        },
+    }
+
+
+def test_user_keys_are_never_renamed():
+    out = stack_config_from_inputs(
+        {
+            "node_groups": {
+                "master": {"roles": ["master"], "node_selector": {"host_path": "x"}, "resources": {"requests": {"heap_size": "1"}}}
+            }
+        }
+    )
+    assert out["nodeGroups"]["master"]["nodeSelector"] == {"host_path": "x"}
+    assert out["nodeGroups"]["master"]["resources"] == {"requests": {"heap_size": "1"}}
+
+
+def test_a_fractional_number_stays_one_and_is_refused():
+    raw = stack_config_from_inputs({"node_groups": {"master": {"roles": ["master"], "replicas": 1.5}}})
+    with pytest.raises(ConfigError, match=r"nodeGroups.master.replicas: must be a whole number >= 0, got 1.5"):
+        validate(parse_stack_config(raw))
+
+
+@pulumi.runtime.test
+def test_an_output_as_input_is_refused_with_its_key():
+    with pytest.raises(ConfigError, match=r"nodeGroups.master.replicas: must be a known value"):
+        stack_config_from_inputs({"node_groups": {"master": {"roles": ["master"], "replicas": pulumi.Output.from_input(3)}}})
+
+
+@pulumi.runtime.test
+def test_the_package_class_declares_what_stack_config_declares():
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, preview=False)
+    inputs = {
+        "cluster_name": "logs",
+        "image": {"reference": REF},
+        "node_groups": {"all": {"roles": ["master", "data", "client"], "replicas": 1.0, "workload": "Deployment"}},
+    }
+    es = EsCluster("logs", inputs)
+    expected = specs.workload(*_group_and_cluster(inputs), REF)
+
+    def check(outputs):
+        [deployment] = by_type(mocks, "kubernetes:apps/v1:Deployment").values()
+        assert (
+            deployment.inputs["spec"]["template"]["spec"]["containers"][0]["env"]
+            == expected["spec"]["template"]["spec"]["containers"][0]["env"]
+        )
+        assert outputs == [REF, {"all": "logs-all"}]
+
+    return settled(es, es.image_ref, es.workloads).apply(check)
+
+
+def _group_and_cluster(inputs):
+    cluster = validate(parse_stack_config(stack_config_from_inputs(inputs)))
+    return cluster.groups[0], cluster
