@@ -2,6 +2,7 @@
 infers the schema from the class's annotations."""
 
 import sys
+import tomllib
 from pathlib import Path
 
 # Run from a checkout: the package is the folder next to this one (an installed es_cluster
@@ -14,7 +15,8 @@ from pulumi.provider.experimental import component_provider_host  # noqa: E402
 
 from es_cluster.package import EsCluster  # noqa: E402
 
-VERSION = "0.1.0"  # = version in pyproject.toml
+# The package version is the Python package's, read from the checkout's pyproject.toml.
+VERSION = tomllib.loads((_ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 if __name__ == "__main__":
     component_provider_host(name="es-cluster", components=[EsCluster], version=VERSION)

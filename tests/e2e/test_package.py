@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tomllib
 from typing import Any
 
 import pytest
@@ -58,6 +59,7 @@ def test_package_add_records_the_local_package(program: YamlProgram):
 
 def test_schema_is_inferred_from_the_component(program: YamlProgram):
     schema = json.loads(program.pulumi("package", "get-schema", str(PROVIDER)).stdout)
+    assert (schema["name"], schema["version"]) == ("es-cluster", tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"])
     res = schema["resources"]["es-cluster:index:EsCluster"]
     assert res["isComponent"] is True
     assert set(res["inputProperties"]) == {
