@@ -18,7 +18,7 @@ PULUMI_VERSION=v3.260.0          # = pulumi in requirements.txt
 # scripts/langhost/ (port.py: API renames; plugin_info.go: run the plugin the engine names, so
 # policy packs and component packages start). It runs the SDK's own pulumi-language-python-exec.
 LANGUAGE_HOST_SDK_VERSION=v3.68.0
-LANGUAGE_HOST_STAMP="$LANGUAGE_HOST_SDK_VERSION+sdk-$PULUMI_VERSION+langhost-2"
+LANGUAGE_HOST_STAMP="$LANGUAGE_HOST_SDK_VERSION+sdk-$PULUMI_VERSION+langhost-3"
 K8S_PROVIDER_VERSION=4.25.0      # = pulumi-kubernetes in requirements.txt
 # pulumi-kubernetes tags only the repository root, so its provider/ module is served only as
 # this pseudo-version (the 4.25 development line). The version the engine sees is set below.

@@ -3,7 +3,8 @@
 // (its folder and its runtime options) and leave `program` as ".", relative to that folder.
 // The v3.68 host ran `python .` in the caller's folder, i.e. the stack's own program, so policy
 // packs (`--policy-pack <folder>`) and PulumiPlugin.yaml component packages never started. Its
-// InstallDependencies likewise ignored info and made a virtualenv in whatever folder it was in.
+// InstallDependencies likewise ignored info and made a virtualenv in whatever folder it was in,
+// and Run ignored Pulumi.yaml's virtualenv (once a flag, now only in RunRequest.info).
 
 package main
 
@@ -26,6 +27,16 @@ func pluginProgram(req *pulumirpc.RunPluginRequest, fallbackVirtualenv string) (
 		return req.GetProgram(), fallbackVirtualenv
 	}
 	return filepath.Join(info.GetProgramDirectory(), info.GetEntryPoint()), infoVirtualenv(info)
+}
+
+// runVirtualenv is the virtualenv the stack's program runs in: Pulumi.yaml's, from the request.
+func runVirtualenv(req *pulumirpc.RunRequest, fallbackVirtualenv string) string {
+	if info := req.GetInfo(); info != nil && info.GetRootDirectory() != "" {
+		if venv := infoVirtualenv(info); venv != "" {
+			return venv
+		}
+	}
+	return fallbackVirtualenv
 }
 
 // infoVirtualenv is runtime.options.virtualenv of Pulumi.yaml / PulumiPlugin.yaml, made absolute

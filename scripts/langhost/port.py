@@ -49,6 +49,24 @@ src = edit(
 	if virtualenv != "" {
 """,
 )
+# Run (the stack's program): the virtualenv from the request's ProgramInfo, i.e. Pulumi.yaml's
+# runtime.options.virtualenv, which this CLI no longer passes as a flag.
+src = edit(
+    src,
+    """	var virtualenv string
+	if host.virtualenv != "" {
+		virtualenv = host.virtualenvPath
+		if !python.IsVirtualEnv(virtualenv) {
+			return nil, python.NewVirtualEnvError(host.virtualenv, virtualenv)
+		}
+""",
+    """	virtualenv := runVirtualenv(req, host.virtualenvPath)
+	if virtualenv != "" {
+		if !python.IsVirtualEnv(virtualenv) {
+			return nil, python.NewVirtualEnvError(virtualenv, virtualenv)
+		}
+""",
+)
 # InstallDependencies: the folder and virtualenv from the request's ProgramInfo.
 src = edit(
     src,

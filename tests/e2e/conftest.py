@@ -65,7 +65,8 @@ def wait_until(
 
 @pytest.fixture(scope="session")
 def tool_env() -> dict[str, str]:
-    """PATH with the pinned toolchain and this venv's Python (the language host runs `python`)."""
+    """PATH with the pinned toolchain and this venv's Python (policy/run and the examples'
+    helper commands use the first python on PATH; stack programs run in their .venv)."""
     bin_dir = run([str(ROOT / "scripts" / "toolchain.sh")], env=dict(os.environ), timeout=5400).stdout.strip().splitlines()[-1]
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([bin_dir, str(Path(sys.executable).parent), env["PATH"]])
