@@ -10,37 +10,27 @@ serves (see README, "The image"); these tests prove the part of the contract tha
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from es_cluster import parse_stack_config, specs, validate
-
+from . import es_java
 from .conftest import ROOT, seed_config
+from .es_java import JAVA_HOME, java_env, mvn, require_java
 
 PROBES = Path(__file__).resolve().parent / "es_contract"
-JAVA_HOME = Path("/usr/lib/jvm/java-17-openjdk-amd64")
 POD = "es-logging-master-x7k2p"
-
-
-def java_env() -> dict[str, str]:
-    return {"PATH": f"{JAVA_HOME / 'bin'}:{os.environ['PATH']}", "JAVA_HOME": str(JAVA_HOME), "HOME": os.environ.get("HOME", "/root")}
 
 
 @pytest.fixture(scope="module")
 def probes(tmp_path_factory) -> dict[str, str]:
     """The probes compiled against Elasticsearch 2.3.4's classpath; returns that classpath."""
-    if shutil.which("mvn") is None or not (JAVA_HOME / "bin" / "javac").exists():
-        pytest.fail("these tests need Maven and JDK 17 (mvn, /usr/lib/jvm/java-17-openjdk-amd64), as on the CI machine")
+    require_java()
     out = tmp_path_factory.mktemp("probes")
     cp_file = out / "classpath.txt"
-    subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(PROBES / "pom.xml"), "dependency:build-classpath", f"-Dmdep.outputFile={cp_file}"],
-        check=True, env=java_env(), timeout=900,
-    )  # fmt: skip
+    mvn("-f", str(PROBES / "pom.xml"), "dependency:build-classpath", f"-Dmdep.outputFile={cp_file}")
     classpath = cp_file.read_text().strip()
     assert "elasticsearch-2.3.4.jar" in classpath, classpath
     subprocess.run(
@@ -51,13 +41,7 @@ def probes(tmp_path_factory) -> dict[str, str]:
 
 
 def pod_env(config) -> dict[str, str]:
-    """The first master group's container env, with the downward-API values a kubelet fills in."""
-    cluster = validate(parse_stack_config(config))
-    group = next(g for g in cluster.groups if g.master)
-    filled = {"metadata.name": POD, "metadata.namespace": cluster.namespace}
-    return {
-        e["name"]: e["value"] if "value" in e else filled[e["valueFrom"]["fieldRef"]["fieldPath"]] for e in specs.pod_env(group, cluster)
-    }
+    return es_java.pod_env(config, "master", POD)
 
 
 def es_settings(probes, tmp_path, env: dict[str, str]) -> subprocess.CompletedProcess:
