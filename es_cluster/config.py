@@ -138,6 +138,10 @@ _GROUP_KEYS = {
 }
 _STORAGE_KEYS = {"hostPath": "host_path", "size": "size", "storageClass": "storage_class"}
 _KUBECONFIG_KEYS = {"hostPath": "host_path"}
+# Python field name -> stack config key, for inputs that arrive in snake_case (es_cluster.package).
+CONFIG_KEY_OF_FIELD = {
+    field: key for keys in (_TOP_KEYS, _IMAGE_KEYS, _GROUP_KEYS, _STORAGE_KEYS, _KUBECONFIG_KEYS) for key, field in keys.items()
+}
 
 
 class _Problems(list):

@@ -13,7 +13,7 @@ from typing import Any, Optional, Required, TypedDict
 import pulumi
 
 from . import component
-from .config import ConfigError, parse_stack_config
+from .config import CONFIG_KEY_OF_FIELD, ConfigError, parse_stack_config
 
 
 class Storage(TypedDict, total=False):
@@ -81,18 +81,6 @@ class EsClusterInputs(TypedDict, total=False):
     """ClusterIP, NodePort or LoadBalancer."""
 
 
-_SNAKE_TO_CAMEL = {
-    "node_groups": "nodeGroups",
-    "cluster_name": "clusterName",
-    "create_namespace": "createNamespace",
-    "http_service_type": "httpServiceType",
-    "node_selector": "nodeSelector",
-    "heap_size": "heapSize",
-    "anti_affinity": "antiAffinity",
-    "host_path": "hostPath",
-    "storage_class": "storageClass",
-    "base_image": "baseImage",
-}
 # nodeGroups' keys are group names (kept), its values node groups (renamed as objects);
 # everything under these is Kubernetes' or the user's own spelling and is kept as it is.
 _NAMED_OBJECTS = {"nodeGroups"}
@@ -120,7 +108,7 @@ def stack_config_from_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, Mapping):
             result = {}
             for k, v in value.items():
-                name = _SNAKE_TO_CAMEL.get(k, k) if mode == "object" else k
+                name = CONFIG_KEY_OF_FIELD.get(k, k) if mode == "object" else k
                 child = f"{key}.{name}" if key else name
                 if mode == "object":
                     child_mode = "named" if name in _NAMED_OBJECTS else "verbatim" if name in _VERBATIM else "object"
