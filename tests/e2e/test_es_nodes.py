@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT, seed_config
+from .conftest import ROOT, seed_config, wait_until
 from .es_java import ES_VERSION, java_env, mvn, pod_env, require_java
 
 HTTP_BASE, TRANSPORT_BASE = 19200, 19300
@@ -96,16 +96,15 @@ class Node:
 
 
 def wait_for(what: str, probe, nodes: list[Node], timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """conftest.wait_until, failing at once when a node's process has exited."""
+
+    def alive_and(probe=probe):
         for n in nodes:
             if n.proc.poll() is not None:
                 raise AssertionError(f"node on {n.http} exited {n.proc.returncode}:\n{n.output()}")
-        got = probe()
-        if got:
-            return got
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}:\n" + "\n".join(n.output() for n in nodes))
+        return probe()
+
+    return wait_until(what, alive_and, timeout=timeout, explain=lambda: "\n".join(n.output() for n in nodes))
 
 
 @pytest.fixture
