@@ -180,7 +180,7 @@ for r in json.load(sys.stdin).get("Replace") or []:
   fi
   if ! command -v etcd >/dev/null; then
     log "installing etcd from Debian"
-    "$(dirname "$0")/apt-install.sh" etcd-server
+    "$HERE/apt-install.sh" etcd-server
   fi
 }
 
