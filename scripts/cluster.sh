@@ -2,15 +2,19 @@
 # A local Kubernetes control plane on loopback for tests and `make up`: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler and kwok, which plays the kubelet for a handful of
 # fake nodes so pods are scheduled, become Running with IPs, and fill Endpoints as in a real
-# cluster (no containers run). Certificates and the service-account key are made here.
+# cluster (no containers run). With REAL_NODES > 0, real nodes join too (scripts/cluster-nodes.sh:
+# kubelet, containerd, runc, a CNI bridge, kube-proxy), whose pods really run; the API server
+# then listens on that bridge's address, which pods can reach, instead of 127.0.0.1.
+# Certificates and the service-account key are made here.
 #
 # Usage: scripts/cluster.sh up|down|status
 #   up     start everything (idempotent), wait until ready, write $STATE/kubeconfig
 #   down   stop everything started by `up` and delete its data
 # Nodes kwok-node-0..2 carry kube-system/es-master-node=true and 3..4 kube-system/es-data-node=true,
 # as the field report labels them; any further node is left unlabelled, for scaling out.
-# Env: ES_CLUSTER_STATE (default: <repo>/.state), KWOK_NODES (default 6),
-#      ES_CLUSTER_PORT_BASE (default 16440: apiserver on it, the others just above).
+# Env: ES_CLUSTER_STATE (default: <repo>/.state), KWOK_NODES (default 6), REAL_NODES (default 0;
+#      see scripts/cluster-nodes.sh), ES_CLUSTER_PORT_BASE (default 16440: apiserver on it, the
+#      others just above).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,9 +29,14 @@ ETCD_PEER_PORT=$((BASE + 2))
 KCM_PORT=$((BASE + 3))
 SCHED_PORT=$((BASE + 4))
 KWOK_PORT=$((BASE + 5))
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kube-proxy)
 
 log() { echo "cluster: $*" >&2; }
+# shellcheck source=scripts/cluster-nodes.sh
+source "$REPO/scripts/cluster-nodes.sh"
+# Where the API server listens: loopback, or the pods' gateway when real pods must reach it.
+API_HOST=127.0.0.1
+((REAL_NODES > 0)) && API_HOST=$GATEWAY
 
 running() { [[ -f "$DIR/$1.pid" ]] && kill -0 "$(cat "$DIR/$1.pid")" 2>/dev/null; }
 
@@ -47,6 +56,9 @@ wait_for() {
     if ((SECONDS > deadline)); then
       log "timed out after ${secs}s waiting for $what; last log lines:"
       for c in "${COMPONENTS[@]}"; do [[ -f "$DIR/$c.log" ]] && { echo "--- $c" >&2; tail -n 15 "$DIR/$c.log" >&2; }; done
+      for c in "$DIR"/nodes/*/kubelet.log "$DIR"/nodes/*/containerd.log "$DIR"/nodes/*/run-node.log; do
+        [[ -f "$c" ]] && { echo "--- $c" >&2; tail -n 15 "$c" >&2; }
+      done
       return 1
     fi
     sleep 1
@@ -69,7 +81,7 @@ certs() {
       -extfile "$ext" -out "$p/$1.crt" 2>/dev/null
   }
   cert apiserver "/CN=kube-apiserver" \
-    "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:127.0.0.1,IP:10.96.0.1"
+    "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:127.0.0.1,IP:10.96.0.1,IP:$GATEWAY"
   cert admin "/O=system:masters/CN=es-cluster-admin"
   openssl genrsa -out "$p/sa.key" 2048 2>/dev/null
   openssl rsa -in "$p/sa.key" -pubout -out "$p/sa.pub" 2>/dev/null
@@ -83,7 +95,7 @@ kind: Config
 clusters:
 - name: es-cluster-local
   cluster:
-    server: https://127.0.0.1:$API_PORT
+    server: https://$API_HOST:$API_PORT
     certificate-authority-data: $(base64 -w0 "$p/ca.crt")
 users:
 - name: admin
@@ -99,7 +111,7 @@ EOF
 
 api_ready() {
   curl -sf --cacert "$DIR/pki/ca.crt" --cert "$DIR/pki/admin.crt" --key "$DIR/pki/admin.key" \
-    "https://127.0.0.1:$API_PORT/readyz" | grep -q ok
+    "https://$API_HOST:$API_PORT/readyz" | grep -q ok
 }
 
 fake_nodes() {
@@ -136,12 +148,16 @@ up() {
     --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster "es-cluster-local=http://127.0.0.1:$ETCD_PEER_PORT"
   wait_for etcd 30 curl -sf "http://127.0.0.1:$ETCD_PORT/health"
+  nodes_net_up
+  local reconciler=none
+  ((REAL_NODES > 0)) && reconciler=lease  # the `kubernetes` Service's Endpoints, for real pods
   start kube-apiserver kube-apiserver --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+    --bind-address "$API_HOST" --advertise-address "$API_HOST" --secure-port "$API_PORT" \
+    --kubelet-client-certificate "$p/admin.crt" --kubelet-client-key "$p/admin.key" --kubelet-preferred-address-types InternalIP \
     --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" --client-ca-file "$p/ca.crt" \
     --service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
     --service-account-issuer https://kubernetes.default.svc --service-cluster-ip-range 10.96.0.0/16 \
-    --authorization-mode Node,RBAC --endpoint-reconciler-type none
+    --authorization-mode Node,RBAC --endpoint-reconciler-type "$reconciler"
   wait_for kube-apiserver 120 api_ready
   start kube-controller-manager kube-controller-manager --kubeconfig "$KUBECONFIG_OUT" \
     --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --leader-elect=false \
@@ -149,18 +165,22 @@ up() {
     --use-service-account-credentials --controllers '*,-nodeipam,-cloud-node-lifecycle'
   start kube-scheduler kube-scheduler --kubeconfig "$KUBECONFIG_OUT" \
     --bind-address 127.0.0.1 --secure-port "$SCHED_PORT" --leader-elect=false
-  start kwok kwok --kubeconfig "$KUBECONFIG_OUT" --server-address "127.0.0.1:$KWOK_PORT" --config "$bin/kwok-stages.yaml" \
-    --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
-    --cidr 10.244.0.0/16 --node-ip 127.0.0.1
-  fake_nodes | kubectl --kubeconfig "$KUBECONFIG_OUT" apply -f - >/dev/null
-  wait_for "$NODES ready nodes" 60 bash -c \
-    "[[ \$(kubectl --kubeconfig '$KUBECONFIG_OUT' get nodes --no-headers | grep -cw Ready) -ge $NODES ]]"
+  if ((NODES > 0)); then
+    start kwok kwok --kubeconfig "$KUBECONFIG_OUT" --server-address "127.0.0.1:$KWOK_PORT" --config "$bin/kwok-stages.yaml" \
+      --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
+      --cidr 10.244.0.0/16 --node-ip 127.0.0.1
+    fake_nodes | kubectl --kubeconfig "$KUBECONFIG_OUT" apply -f - >/dev/null
+    wait_for "$NODES ready kwok nodes" 60 bash -c \
+      "[[ \$(kubectl --kubeconfig '$KUBECONFIG_OUT' get nodes -l type=kwok --no-headers | grep -cw Ready) -ge $NODES ]]"
+  fi
+  nodes_up "$bin"
   wait_for "the default service account" 60 kubectl --kubeconfig "$KUBECONFIG_OUT" get serviceaccount default
   log "ready: KUBECONFIG=$KUBECONFIG_OUT"
 }
 
 down() {
   local c pid
+  nodes_down
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
     c=${COMPONENTS[$i]}
     if running "$c"; then
@@ -178,6 +198,9 @@ status() {
   local c
   for c in "${COMPONENTS[@]}"; do
     if running "$c"; then echo "$c: running (pid $(cat "$DIR/$c.pid"))"; else echo "$c: stopped"; fi
+  done
+  for c in "$DIR"/node-*.pid; do
+    [[ -f "$c" ]] && c=$(basename "$c" .pid) && if running "$c"; then echo "$c: running"; else echo "$c: stopped"; fi
   done
 }
 

@@ -134,7 +134,7 @@ build_kubernetes_provider() {
 
 build_control_plane() {
   local missing=() c
-  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+  for c in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
     have "$c" "$KUBERNETES_VERSION" || use_path "$c" "$KUBERNETES_VERSION" --version || missing+=("$c")
   done
   have kubectl "$KUBERNETES_VERSION" || use_path kubectl "$KUBERNETES_VERSION" version --client || missing+=(kubectl)
