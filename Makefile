@@ -44,8 +44,12 @@ e2e: venv ## end-to-end tests only (real engine, providers and API server)
 toolchain: ## build the pinned Pulumi CLI, plugins and control plane into ~/.cache/es-cluster
 	scripts/toolchain.sh
 
-cluster: ## start the local control plane (etcd, apiserver, controllers, scheduler, kwok nodes)
-	scripts/cluster.sh up
+# The local cluster `make up` deploys to: three real nodes (kubelet, containerd, runc) labelled as
+# in the field report, no kwok nodes. The e2e suite starts its own, with kwok nodes as well.
+LOCAL_NODES := REAL_NODES=3 KWOK_NODES=0
+
+cluster: ## start the local cluster: control plane and three real nodes (kubelet + containerd)
+	$(LOCAL_NODES) scripts/cluster.sh up
 
 cluster-down: ## stop the local control plane and delete its data
 	scripts/cluster.sh down
@@ -56,17 +60,29 @@ render: venv ## write the objects of stack $(RENDER_STACK) (default dev) to out/
 
 # `make up`: deploy the stack. Without KUBECONFIG in the environment it targets the local
 # cluster (started if needed), so it never reaches a cluster you did not name.
+# Without KUBECONFIG: the local cluster, the local Docker engine and registry, and the base image.
 define pulumi_stack
 	scripts/toolchain.sh >/dev/null
 	$(TOOLCHAIN_ENV)
-	if [[ -z "$${KUBECONFIG:-}" ]]; then scripts/cluster.sh up; export KUBECONFIG=$(STATE)/kubeconfig; fi
+	LOCAL=
+	if [[ -z "$${KUBECONFIG:-}" ]]; then
+	  LOCAL=1
+	  $(LOCAL_NODES) scripts/cluster.sh up
+	  export KUBECONFIG=$(STATE)/kubeconfig
+	  scripts/docker.sh up
+	  eval "$$(scripts/docker.sh env)"
+	  scripts/base-image.sh >/dev/null
+	fi
 	mkdir -p $(STATE)/pulumi
 	pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK)
 endef
 
-up: venv ## deploy the $(STACK) stack (default: local, on the local cluster) with pulumi up
+up: venv ## deploy the $(STACK) stack (default: local, on the local cluster's real nodes), wait for green
 	$(pulumi_stack)
 	pulumi up --yes --stack $(STACK)
+	if [[ -n "$$LOCAL" ]]; then
+	  scripts/wait-green.sh "$$(pulumi stack output namespace --stack $(STACK))" "$$(pulumi stack output httpService --stack $(STACK))"
+	fi
 
 preview: venv ## pulumi preview of the $(STACK) stack
 	$(pulumi_stack)
@@ -76,5 +92,6 @@ destroy: venv ## pulumi destroy of the $(STACK) stack
 	$(pulumi_stack)
 	pulumi destroy --yes --stack $(STACK)
 
-clean: cluster-down ## stop the local cluster, remove .state/ and out/
+clean: cluster-down ## stop the local cluster and Docker engine, remove .state/ and out/
+	scripts/docker.sh down
 	rm -rf $(STATE) out

@@ -174,6 +174,12 @@ def make_stack(cluster_env, tmp_path_factory):
         stack.pulumi("destroy", "--yes", "--skip-preview", check=False)
 
 
+# kwok's simulated nodes pull nothing, so the kwok-node tests skip the build: any digest will do.
+PREBUILT_IMAGE = "localhost:5000/es-kubernetes@sha256:" + "0" * 64
+
+
 def seed_config() -> dict[str, Any]:
-    """The local stack's config: the seed layout with a prebuilt image reference."""
-    return config_from_file(ROOT / "Pulumi.local.yaml")
+    """The local stack's config (the field report's layout), with a prebuilt image reference."""
+    config = config_from_file(ROOT / "Pulumi.local.yaml")
+    config["image"] = {"reference": PREBUILT_IMAGE}
+    return config
