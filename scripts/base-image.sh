@@ -52,6 +52,8 @@ os_rootfs() {
 }
 
 main() {
+  command -v mvn >/dev/null && [[ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/javac ]] ||
+    "$REPO/scripts/apt-install.sh" maven openjdk-17-jdk-headless
   os_rootfs
   if ! docker image inspect "$OS_IMAGE" >/dev/null 2>&1; then
     log "importing $OS_IMAGE"
@@ -60,10 +62,11 @@ main() {
   local ctx=$CACHE/context
   rm -rf "$ctx" && mkdir -p "$ctx/k8s-discovery"
   # Elasticsearch from Maven Central (the same artifact the ES tests use), unpacked.
+  # stdout is the image reference alone: Maven's output goes to a log, shown on failure.
   (cd "$REPO/plugins/k8s-discovery" &&
-    mvn -q -B dependency:copy -Dartifact="org.elasticsearch.distribution.tar:elasticsearch:$ES_VERSION:tar.gz" \
+    mvn -q -B -Dstyle.color=never dependency:copy -Dartifact="org.elasticsearch.distribution.tar:elasticsearch:$ES_VERSION:tar.gz" \
       -DoutputDirectory="$ctx" -Dmdep.useBaseVersion=true &&
-    mvn -q -B package -DskipTests)
+    mvn -q -B -Dstyle.color=never package -DskipTests) >"$CACHE/maven.log" 2>&1 || { cat "$CACHE/maven.log" >&2; return 1; }
   tar -C "$ctx" -xzf "$ctx/elasticsearch-$ES_VERSION.tar.gz" && mv "$ctx/elasticsearch-$ES_VERSION" "$ctx/elasticsearch"
   rm "$ctx/elasticsearch-$ES_VERSION.tar.gz"
   cp "$REPO/plugins/k8s-discovery/target/k8s-discovery.jar" "$REPO"/plugins/k8s-discovery/src/main/plugin-metadata/* "$ctx/k8s-discovery/"

@@ -8,8 +8,9 @@
 # that kube-proxy did not translate is rejected.
 #
 # Env: REAL_NODES (default 0), ES_CLUSTER_POD_NET (first two octets of the pods' /16, default
-# 10.89), REAL_NODE_TAINT=1 to taint and label the real nodes es-cluster.io/real-node instead of
-# giving them the field report's labels (the e2e suite, whose kwok nodes carry those).
+# 10.89), REAL_NODE_TAINT=1 to taint the real nodes (es-cluster.io/real-node) and label them with
+# es-cluster.io/es-master-node and es-data-node instead of the field report's kube-system/ keys (the
+# e2e suite, whose kwok nodes carry those).
 
 REAL_NODES=${REAL_NODES:-0}
 POD_NET=${ES_CLUSTER_POD_NET:-10.89}
@@ -30,6 +31,25 @@ node_name() { echo "es-node-$1"; }
 # Bridge, node addresses, forwarding and its guard. Before the API server: it listens on $GATEWAY.
 nodes_net_up() {
   ((REAL_NODES > 0)) || return 0
+  # kube-proxy rewrites the machine's KUBE-* iptables chains whole: two of them would undo each
+  # other's Services. One cluster with real nodes at a time.
+  local other
+  other=$(pgrep -a kube-proxy | grep -v -- "--kubeconfig $KUBECONFIG_OUT " || true)
+  if [[ -n "$other" ]]; then
+    log "another cluster with real nodes is running (kube-proxy: ${other%% *}); stop it first (make cluster-down)"
+    return 1
+  fi
+  local pkgs=()
+  command -v containerd >/dev/null || pkgs+=(containerd)
+  command -v runc >/dev/null || pkgs+=(runc)
+  [[ -x /usr/lib/cni/bridge ]] || pkgs+=(containernetworking-plugins)
+  command -v iptables >/dev/null || pkgs+=(iptables)
+  command -v conntrack >/dev/null || pkgs+=(conntrack)
+  command -v gcc >/dev/null && [[ -f /usr/lib/x86_64-linux-gnu/libc.a ]] || pkgs+=(gcc libc6-dev)
+  if ((${#pkgs[@]})); then
+    log "installing ${pkgs[*]} from Debian"
+    "$REPO/scripts/apt-install.sh" "${pkgs[@]}"
+  fi
   mkdir -p "$NODES_DIR"
   ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
   local i addr
@@ -197,13 +217,12 @@ nodes_up() {
   wait_for "$REAL_NODES real nodes Ready" 180 bash -c \
     "[[ \$($k get nodes -l '!type' --no-headers 2>/dev/null | grep -cw Ready) -ge $REAL_NODES ]]"
   for ((i = 0; i < REAL_NODES; i++)); do
-    if [[ -n "${REAL_NODE_TAINT:-}" ]]; then
-      $k label node --overwrite "$(node_name "$i")" es-cluster.io/real-node=true >/dev/null
-    else
-      # The field report's layout: every real node a master node, all but the first a data node.
-      $k label node --overwrite "$(node_name "$i")" kube-system/es-master-node=true >/dev/null
-      ((i == 0)) || $k label node --overwrite "$(node_name "$i")" kube-system/es-data-node=true >/dev/null
-    fi
+    # The field report's layout: every real node a master node, all but the first a data node.
+    # Tainted, the same under es-cluster.io/, so only pods that ask for real nodes land there.
+    local prefix=kube-system
+    [[ -n "${REAL_NODE_TAINT:-}" ]] && prefix=es-cluster.io
+    $k label node --overwrite "$(node_name "$i")" es-cluster.io/real-node=true "$prefix/es-master-node=true" >/dev/null
+    ((i == 0)) || $k label node --overwrite "$(node_name "$i")" "$prefix/es-data-node=true" >/dev/null
   done
 }
 
@@ -257,13 +276,15 @@ nodes_down() {
       find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
     done
   done
-  # The kubelet's own chains (canary, hint, and the firewall rule guarding 127.0.0.0/8).
-  local t
-  for t in filter nat mangle; do
-    iptables -t "$t" -D INPUT -j KUBE-FIREWALL 2>/dev/null || true
-    iptables -t "$t" -D OUTPUT -j KUBE-FIREWALL 2>/dev/null || true
-    for c in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
-      iptables -t "$t" -F "$c" 2>/dev/null && iptables -t "$t" -X "$c" 2>/dev/null || true
+  # The kubelet's own chains, IPv4 and IPv6 (canary, hint, and the firewall rule guarding 127.0.0.0/8).
+  local t ipt
+  for ipt in iptables ip6tables; do
+    for t in filter nat mangle; do
+      "$ipt" -t "$t" -D INPUT -j KUBE-FIREWALL 2>/dev/null || true
+      "$ipt" -t "$t" -D OUTPUT -j KUBE-FIREWALL 2>/dev/null || true
+      for c in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
+        "$ipt" -t "$t" -F "$c" 2>/dev/null && "$ipt" -t "$t" -X "$c" 2>/dev/null || true
+      done
     done
   done
   iptables -D FORWARD -j "$FW_CHAIN" 2>/dev/null || true
