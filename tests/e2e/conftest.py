@@ -20,9 +20,15 @@ import yaml
 from es_cluster.stack import config_from_file
 
 ROOT = Path(__file__).resolve().parents[2]
-# Its own state folder and ports, so a developer's `make cluster` is left alone.
+# Its own state folder, ports, pod network and registry, so a developer's `make cluster` is left
+# alone (only one cluster with real nodes can run at a time: scripts/cluster-nodes.sh says so).
 STATE = ROOT / ".state" / "e2e"
 PORT_BASE = "16460"
+REGISTRY_PORT = "15000"
+# Three real nodes, tainted so that only tests that ask for them land there; kwok's six keep the
+# field report's labels for the tests of placement and rollout.
+REAL_NODES = 3
+REAL_NODE_ENV = {"REAL_NODES": str(REAL_NODES), "REAL_NODE_TAINT": "1", "ES_CLUSTER_POD_NET": "10.90"}
 PROGRAM_FILES = ["Pulumi.yaml", "__main__.py", "es_cluster", "image", "requirements.txt"]
 
 
@@ -80,7 +86,13 @@ def tool_env() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def cluster_env(tool_env) -> dict[str, str]:
     """The local cluster, started for this session and stopped after it."""
-    env = {**tool_env, "ES_CLUSTER_STATE": str(STATE), "ES_CLUSTER_PORT_BASE": PORT_BASE}
+    env = {
+        **tool_env,
+        **REAL_NODE_ENV,
+        "ES_CLUSTER_STATE": str(STATE),
+        "ES_CLUSTER_PORT_BASE": PORT_BASE,
+        "ES_CLUSTER_REGISTRY_PORT": REGISTRY_PORT,
+    }
     script = str(ROOT / "scripts" / "cluster.sh")
     run([script, "down"], env=env)  # a clean start, whatever an interrupted run left
     try:
@@ -114,6 +126,47 @@ class Kube:
 @pytest.fixture(scope="session")
 def kube(cluster_env) -> Kube:
     return Kube(cluster_env)
+
+
+@pytest.fixture(scope="session")
+def docker_env(cluster_env) -> dict[str, str]:
+    """A Docker engine and the registry on REGISTRY_PORT (scripts/docker.sh), for the session."""
+    env = {**cluster_env, "ES_CLUSTER_STATE": str(STATE)}
+    script = str(ROOT / "scripts" / "docker.sh")
+    run([script, "up"], env=env, timeout=600)
+    env["DOCKER_HOST"] = run([script, "env"], env=env).stdout.split('"')[1]
+    try:
+        yield env
+    finally:
+        run([script, "down"], env=env, check=False)
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_env) -> str:
+    """The project's stand-in for the pires base (scripts/base-image.sh), by its content tag."""
+    return run([str(ROOT / "scripts" / "base-image.sh")], env=docker_env, timeout=1800).stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def es_image(docker_env, base_image) -> str:
+    """image/ built on that base and pushed to the registry: repository@sha256 as pods pull it."""
+    repo = f"localhost:{REGISTRY_PORT}/es-proof"
+    run(["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={base_image}", "-t", f"{repo}:e2e", str(ROOT / "image")], env=docker_env)
+    run(["docker", "push", "-q", f"{repo}:e2e"], env=docker_env)
+    digests = json.loads(run(["docker", "image", "inspect", f"{repo}:e2e", "-f", "{{json .RepoDigests}}"], env=docker_env).stdout)
+    return next(d for d in digests if d.startswith(repo + "@"))
+
+
+def on_real_nodes(config: dict[str, Any]) -> dict[str, Any]:
+    """A stack config whose groups run on the session's real nodes: the field report's node
+    labels under es-cluster.io/ (scripts/cluster-nodes.sh), and the real nodes' taint tolerated."""
+    for group in config["nodeGroups"].values():
+        group["nodeSelector"] = {
+            k.replace("kube-system/", "es-cluster.io/"): v
+            for k, v in (group.get("nodeSelector") or {"es-cluster.io/real-node": "true"}).items()
+        }
+        group["tolerations"] = [{"key": "es-cluster.io/real-node", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
+    return config
 
 
 class Stack:

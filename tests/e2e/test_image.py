@@ -16,25 +16,12 @@ from typing import Any
 
 import pytest
 
-from .conftest import ROOT, STATE, Kube, Stack, run, seed_config
+from .conftest import REGISTRY_PORT, ROOT, Kube, Stack, run, seed_config
 
 NS = "elasticsearch"
-REGISTRY_PORT = "15000"
 REPOSITORY = f"localhost:{REGISTRY_PORT}/es-kubernetes"
 STAND_IN_BASE = "es-cluster-e2e/stand-in-base:1"
 WORKLOADS = [("daemonset", "es-logging-master"), ("daemonset", "es-logging-data"), ("deployment", "es-logging-client")]
-
-
-@pytest.fixture(scope="module")
-def docker_env(cluster_env) -> dict[str, str]:
-    env = {**cluster_env, "ES_CLUSTER_REGISTRY_PORT": REGISTRY_PORT, "ES_CLUSTER_STATE": str(STATE)}
-    script = str(ROOT / "scripts" / "docker.sh")
-    run([script, "up"], env=env, timeout=600)
-    env["DOCKER_HOST"] = run([script, "env"], env=env).stdout.split('"')[1]
-    try:
-        yield env
-    finally:
-        run([script, "down"], env=env, check=False)
 
 
 @pytest.fixture(scope="module")
