@@ -157,6 +157,16 @@ def es_image(docker_env, base_image) -> str:
     return next(d for d in digests if d.startswith(repo + "@"))
 
 
+def building_from_own_copy(stack: Stack, docker_env: dict[str, str]) -> Stack:
+    """`stack` set to build the image from its own copy of image/, with the session's engine, so
+    a test may change bytes there without touching the repository."""
+    stack.env.update(DOCKER_HOST=docker_env["DOCKER_HOST"])
+    config = stack.config()
+    config["image"]["context"] = str(stack.dir / "image")
+    stack.write_config(config)
+    return stack
+
+
 def on_real_nodes(config: dict[str, Any]) -> dict[str, Any]:
     """A stack config whose groups run on the session's real nodes: the field report's node
     labels under es-cluster.io/ (scripts/cluster-nodes.sh), and the real nodes' taint tolerated."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import REGISTRY_PORT, ROOT, Kube, Stack, run, seed_config
+from .conftest import REGISTRY_PORT, ROOT, Kube, Stack, building_from_own_copy, run, seed_config
 
 NS = "elasticsearch"
 REPOSITORY = f"localhost:{REGISTRY_PORT}/es-kubernetes"
@@ -52,11 +52,7 @@ def stand_in_base(docker_env) -> str:
 def stack(make_stack, docker_env, stand_in_base) -> Stack:
     config = seed_config()
     config["image"] = {"repository": REPOSITORY, "baseImage": stand_in_base, "push": True}
-    s = make_stack("image", config)
-    s.env.update(DOCKER_HOST=docker_env["DOCKER_HOST"])
-    cfg = s.config()
-    cfg["image"]["context"] = str(s.dir / "image")
-    s.write_config(cfg)
+    s = building_from_own_copy(make_stack("image", config), docker_env)
     # With the policy pack: during up the digest is known, so es-image-digest really checks it.
     s.first_up = s.pulumi("up", "--yes", "--skip-preview", "--policy-pack", str(ROOT / "policy" / "run"))
     return s
