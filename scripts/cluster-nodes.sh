@@ -75,7 +75,7 @@ nodes_net_up() {
 }
 
 node_files() {
-  local i=$1 bin=$2
+  local i=$1
   local d=$NODES_DIR/$i name ip
   name=$(node_name "$i") ip=$(node_ip "$i")
   mkdir -p "$d"/{kubelet,kubelet-pki,pod-logs,ipam,cni,containerd/root,containerd/state,opt}
@@ -201,7 +201,7 @@ nodes_up() {
     python3 "$REPO/scripts/node/oci_image.py" "$NODES_DIR/pause" es-cluster.local/pause:1 "$NODES_DIR/pause.tar"
   fi
   for ((i = 0; i < REAL_NODES; i++)); do
-    node_files "$i" "$bin"
+    node_files "$i"
     if ! running "node-$i"; then
       log "starting real node $(node_name "$i") ($(node_ip "$i"))"
       PATH="$bin:$PATH" setsid unshare --mount --propagation private "$REPO/scripts/node/run-node.sh" "$NODES_DIR/$i" \
