@@ -135,6 +135,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   # These machines do not grant CAP_SYS_RESOURCE: runc cannot lower oom_score_adj for sandboxes.
   restrict_oom_score_adj = true
   disable_apparmor = true
+  # Pin pod network namespaces under the node's state folder, which down deletes, not in the
+  # machine's /run/netns (where a pod killed at down would leave its pin file behind).
+  netns_mounts_under_state_dir = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   [plugins."io.containerd.grpc.v1.cri".containerd]

@@ -35,6 +35,7 @@ def machine() -> dict[str, object]:
             k: _read(Path("/proc/sys") / k.replace(".", "/")) for k in ("net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables")
         },
         "paths": {p: Path(p).exists() for p in ("/tenxcloud", "/srv/kubernetes")},
+        "netns": sorted(p.name for p in Path("/run/netns").glob("*")),
     }
 
 
