@@ -79,7 +79,9 @@ endef
 
 up: venv ## deploy the $(STACK) stack (default: local, on the local cluster's real nodes), wait for green
 	$(pulumi_stack)
-	pulumi up --yes --stack $(STACK)
+	# --refresh: reconcile the state with the cluster first (the local cluster may have been
+	# recreated by make cluster-down + make up since the last run).
+	pulumi up --yes --refresh --stack $(STACK)
 	if [[ -n "$$LOCAL" ]]; then
 	  scripts/wait-green.sh "$$(pulumi stack output namespace --stack $(STACK))" "$$(pulumi stack output httpService --stack $(STACK))"
 	fi
