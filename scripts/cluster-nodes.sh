@@ -293,6 +293,12 @@ nodes_down() {
   iptables -D FORWARD -j "$FW_CHAIN" 2>/dev/null || true
   iptables -D OUTPUT -j "$FW_CHAIN-OUT" 2>/dev/null || true
   for c in "$FW_CHAIN" "$FW_CHAIN-OUT"; do iptables -F "$c" 2>/dev/null && iptables -X "$c" 2>/dev/null || true; done
+  # The pods' veths go with their network namespaces, but the kernel frees those late:
+  # delete them now, so nothing of ours outlives down.
+  local v
+  for v in $(ip -o link show master "$BRIDGE" 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do
+    ip link del "$v" 2>/dev/null || true
+  done
   ip link del "$BRIDGE" 2>/dev/null || true
   local s
   for s in net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables; do
