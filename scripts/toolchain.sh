@@ -2,7 +2,7 @@
 # Builds, from Go modules through the Go module proxy, the pinned tools the tests and `make up`
 # need, into a cache outside the repository, and reuses what is already there:
 #   pulumi (CLI) + pulumi-language-python + the SDK's Python shims, pulumi-language-yaml, the kubernetes provider
-#   plugin, kube-apiserver / kube-controller-manager / kube-scheduler / kubectl, kwok; etcd comes from
+#   plugin, the docker provider plugin (scripts/docker-bridge/), kube-apiserver / kube-controller-manager / kube-scheduler / kubectl, kwok; etcd comes from
 #   Debian (etcd-server). A binary already on PATH with the pinned version is used as it is.
 #
 # Usage: scripts/toolchain.sh            build what is missing, print the bin dir
@@ -26,6 +26,17 @@ K8S_PROVIDER_MODULE_VERSION=v4.0.0-20260115033456-f47bc2d6f199
 # The YAML language host, for the YAML consumer of the component package (examples/yaml-consumer).
 # v1.32.0 is the newest the proxy serves here; it implements Link, which `pulumi package add` calls.
 YAML_HOST_VERSION=v1.32.0
+# The docker plugin pulumi-docker's SDK asks for (= pulumi-docker in requirements.txt), bridged
+# from the docker Terraform provider by scripts/docker-bridge/: the commit of it the proxy serves
+# (older ones are refused), the bridge, the bridge's fork of the plugin SDK (which the bridge
+# requires but cannot pass on as a replace), and the plugin-go release that fork implements
+# (the Terraform provider asks for v0.31, whose server interface the fork lacks).
+DOCKER_PROVIDER_VERSION=5.2.0
+TF_DOCKER_MODULE=github.com/kreuzwerker/terraform-provider-docker@v0.0.0-20260916201441-96d331c98ff4
+TF_BRIDGE_VERSION=v3.120.0
+TF_PLUGIN_SDK_FORK=github.com/pulumi/terraform-plugin-sdk/v2@v2.0.0-20250923233607-7f1981c8674a
+TF_PLUGIN_GO_VERSION=v0.29.0
+DOCKER_BRIDGE_STAMP="$DOCKER_PROVIDER_VERSION+${TF_DOCKER_MODULE#*@}+bridge-$TF_BRIDGE_VERSION+glue-$(sha256sum "$(dirname "$0")/docker-bridge/main.go" | cut -c1-12)"
 KUBERNETES_VERSION=v1.35.4
 KWOK_VERSION=v0.8.0
 
@@ -132,6 +143,29 @@ build_kubernetes_provider() {
   rm -f "$WORK/pulumi-resource-kubernetes"
 }
 
+build_docker_provider() {
+  # Kept out of $BIN for the same reason as the kubernetes plugin.
+  local plugin_dir="$PULUMI_HOME/plugins/resource-docker-v$DOCKER_PROVIDER_VERSION"
+  [[ -x "$plugin_dir/pulumi-resource-docker" && "$(cat "$plugin_dir/.es-cluster-stamp" 2>/dev/null)" == "$DOCKER_BRIDGE_STAMP" ]] && return
+  log "building pulumi-resource-docker $DOCKER_PROVIDER_VERSION (bridge of the docker Terraform provider)"
+  local tf src="$WORK/docker-bridge"
+  tf=$(cd "$WORK" && go mod download -json "$TF_DOCKER_MODULE" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Dir") or sys.exit(d.get("Error")))')
+  rm -rf "$src" && mkdir -p "$src" && cp "$HERE/docker-bridge/main.go" "$src/"
+  # The module path lies inside the Terraform provider's own (its go.mod names
+  # github.com/terraform-providers/terraform-provider-docker), so internal/provider is importable.
+  (cd "$src" && go mod init github.com/terraform-providers/terraform-provider-docker/es-cluster-bridge >/dev/null 2>&1 &&
+    go mod edit -require "github.com/pulumi/pulumi-terraform-bridge/v3@$TF_BRIDGE_VERSION" \
+      -require github.com/terraform-providers/terraform-provider-docker@v0.0.0 \
+      -replace "github.com/terraform-providers/terraform-provider-docker=$tf" \
+      -replace "github.com/hashicorp/terraform-plugin-sdk/v2=$TF_PLUGIN_SDK_FORK" \
+      -replace "github.com/hashicorp/terraform-plugin-go=github.com/hashicorp/terraform-plugin-go@$TF_PLUGIN_GO_VERSION" &&
+    go mod tidy &&
+    go build -trimpath -ldflags "$LDFLAGS_STRIP -X main.version=$DOCKER_PROVIDER_VERSION" -o "$WORK/pulumi-resource-docker" .)
+  "$BIN/pulumi" plugin install --reinstall resource docker "v$DOCKER_PROVIDER_VERSION" --file "$WORK/pulumi-resource-docker" >&2
+  echo "$DOCKER_BRIDGE_STAMP" >"$plugin_dir/.es-cluster-stamp"
+  rm -f "$WORK/pulumi-resource-docker"
+}
+
 build_control_plane() {
   local missing=() c
   for c in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
@@ -188,5 +222,6 @@ for r in json.load(sys.stdin).get("Replace") or []:
 build_pulumi
 build_yaml_host
 build_kubernetes_provider
+build_docker_provider
 build_control_plane
 echo "$BIN"
