@@ -1,0 +1,256 @@
+"""Kubernetes' own rules for the values es-cluster passes through, as the API server applies them.
+
+Each check takes any value (the caller may hold the wrong type) and returns None when the value
+is valid, or a short reason to show after the config key. Every string rule is a full match: a
+trailing newline, a NUL byte or surrounding spaces never pass. Sources: k8s.io/apimachinery's
+validation (names, labels, quantities), k8s.io/kubernetes pkg/apis/core/validation
+(tolerations, resources, host paths) and the distribution/reference grammar (image references).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_QUALIFIED_NAME_PART = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_LABEL_VALUE = _QUALIFIED_NAME_PART
+
+# resource.Quantity's grammar (the OpenAPI pattern of io.k8s.apimachinery...Quantity).
+_QUANTITY = re.compile(
+    r"(?P<num>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
+    r"(?P<suffix>[KMGTPE]i|[numkMGTPE]|[eE][+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))?"
+)
+_SUFFIX = {
+    None: Decimal(1),
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "k": Decimal("1e3"),
+    "M": Decimal("1e6"),
+    "G": Decimal("1e9"),
+    "T": Decimal("1e12"),
+    "P": Decimal("1e15"),
+    "E": Decimal("1e18"),
+    "Ki": Decimal(2**10),
+    "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30),
+    "Ti": Decimal(2**40),
+    "Pi": Decimal(2**50),
+    "Ei": Decimal(2**60),
+}
+# Quantities beyond this (about 9.2e18, int64) are not stored as written by the API server.
+_QUANTITY_MAX = Decimal(INT64_MAX)
+
+# Container resources es-cluster accepts: the standard ones (hugepages-<size> too).
+STANDARD_RESOURCES = ("cpu", "memory", "ephemeral-storage")
+
+# distribution/reference, as Docker and containerd parse image references.
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
+_REPOSITORY = re.compile(rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_REFERENCE = re.compile(rf"(?P<name>{_REPOSITORY.pattern})(?::{_TAG})?(?:@{_DIGEST})?")
+_SHA256_REFERENCE = re.compile(rf"(?P<name>{_REPOSITORY.pattern})(?::{_TAG})?@sha256:[0-9a-f]{{64}}")
+MAX_REPOSITORY = 255
+
+TOLERATION_FIELDS = ("key", "operator", "value", "effect", "tolerationSeconds")
+TOLERATION_OPERATORS = ("Exists", "Equal")
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def is_int(v: Any) -> bool:
+    """A whole number as Kubernetes takes it: an int, never a bool (True is an int in Python)."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+# --- names --------------------------------------------------------------------------------------
+
+
+def dns1123_label(v: Any, max_len: int = 63) -> str | None:
+    if not _is_str(v) or not _DNS1123_LABEL.fullmatch(v):
+        return "must be lower-case letters, digits and '-', starting and ending with a letter or digit"
+    if len(v) > max_len:
+        return f"must be at most {max_len} characters, got {len(v)}"
+    return None
+
+
+def dns1035_label(v: Any, max_len: int = 63) -> str | None:
+    if not _is_str(v) or not _DNS1035_LABEL.fullmatch(v):
+        return "must be lower-case letters, digits and '-', starting with a letter and ending with a letter or digit"
+    if len(v) > max_len:
+        return f"must be at most {max_len} characters, got {len(v)}"
+    return None
+
+
+def dns1123_subdomain(v: Any, max_len: int = 253) -> str | None:
+    if not _is_str(v) or not _DNS1123_SUBDOMAIN.fullmatch(v):
+        return "must be lower-case letters, digits, '-' and '.', each part starting and ending with a letter or digit"
+    if len(v) > max_len:
+        return f"must be at most {max_len} characters, got {len(v)}"
+    return None
+
+
+def label_key(v: Any) -> str | None:
+    """A qualified name: [DNS-1123 subdomain prefix/]name, name at most 63 characters."""
+    if not _is_str(v):
+        return "must be a string"
+    prefix, slash, name = v.rpartition("/")
+    if slash and (not prefix or dns1123_subdomain(prefix) is not None):
+        return "must have a DNS subdomain prefix (lower-case, at most 253 characters) before '/'"
+    if not name or len(name) > 63 or not _QUALIFIED_NAME_PART.fullmatch(name):
+        return "must be [prefix/]name, name at most 63 letters, digits, '-', '_', '.', starting and ending with a letter or digit"
+    return None
+
+
+def label_value(v: Any) -> str | None:
+    if not _is_str(v):
+        return 'must be a string (quote "true" and numbers in YAML)'
+    if len(v) > 63 or (v and not _LABEL_VALUE.fullmatch(v)):
+        return "must be at most 63 letters, digits, '-', '_', '.', starting and ending with a letter or digit"
+    return None
+
+
+# --- quantities and resources -------------------------------------------------------------------
+
+
+def parse_quantity(v: Any) -> Decimal | None:
+    """The value of a quantity string, or None when it is not one."""
+    if not _is_str(v):
+        return None
+    m = _QUANTITY.fullmatch(v)
+    if not m:
+        return None
+    try:
+        number = Decimal(m.group("num"))
+        suffix = m.group("suffix")
+        if suffix not in _SUFFIX:  # a decimal exponent, e3 / E-3
+            return number * Decimal(10) ** Decimal(suffix[1:])
+        return number * _SUFFIX[suffix]
+    except (InvalidOperation, OverflowError):
+        return None
+
+
+def quantity(v: Any, *, positive: bool = False) -> str | None:
+    value = parse_quantity(v)
+    if value is None:
+        return "must be a Kubernetes quantity given as a string, such as 500m, 2Gi or 50Gi"
+    if value < 0:
+        return "must not be negative"
+    if positive and value == 0:
+        return "must be greater than zero"
+    if value > _QUANTITY_MAX:
+        return "is too large for Kubernetes (at most about 8Ei)"
+    return None
+
+
+def resource_name(v: Any) -> str | None:
+    if not _is_str(v):
+        return "must be a string"
+    if v in STANDARD_RESOURCES:
+        return None
+    if v.startswith("hugepages-") and parse_quantity(v[len("hugepages-") :]) is not None:
+        return None
+    return f"is not a container resource es-cluster knows; allowed: {', '.join(STANDARD_RESOURCES)}, hugepages-<size>"
+
+
+# --- tolerations ---------------------------------------------------------------------------------
+
+
+def toleration(t: Any) -> list[tuple[str, str]]:
+    """Problems of one toleration, as (field or "", reason), by ValidateTolerations' rules."""
+    if not isinstance(t, dict) or not t:
+        return [("", f"must be a toleration: an object with some of {', '.join(TOLERATION_FIELDS)}")]
+    out: list[tuple[str, str]] = []
+    for k in t:
+        if k not in TOLERATION_FIELDS:
+            out.append(("", f"unknown toleration field {k!r}; allowed: {', '.join(TOLERATION_FIELDS)}"))
+    key, operator, value, effect = (t.get(f, "") for f in ("key", "operator", "value", "effect"))
+    for f, v in (("key", key), ("operator", operator), ("value", value), ("effect", effect)):
+        if v is None:
+            continue
+        if not _is_str(v):
+            out.append((f, "must be a string"))
+    if out:
+        return out
+    key, operator, value, effect = key or "", operator or "Equal", value or "", effect or ""
+    if key and (why := label_key(key)) is not None:
+        out.append(("key", why))
+    if operator not in TOLERATION_OPERATORS:
+        out.append(("operator", f"must be one of {', '.join(TOLERATION_OPERATORS)}, got {operator!r}"))
+    if not key and operator != "Exists":
+        out.append(("operator", "must be Exists when key is empty (it then tolerates every taint)"))
+    if operator == "Exists" and value:
+        out.append(("value", "must be empty when operator is Exists"))
+    if operator == "Equal" and (why := label_value(value)) is not None:
+        out.append(("value", why))
+    if effect and effect not in TAINT_EFFECTS:
+        out.append(("effect", f"must be one of {', '.join(TAINT_EFFECTS)} (or empty for all), got {effect!r}"))
+    if "tolerationSeconds" in t and t["tolerationSeconds"] is not None:
+        secs = t["tolerationSeconds"]
+        if not is_int(secs) or not -(2**63) <= secs <= INT64_MAX:
+            out.append(("tolerationSeconds", "must be a whole number of seconds"))
+        elif effect != "NoExecute":
+            out.append(("tolerationSeconds", "only applies with effect NoExecute"))
+    return out
+
+
+# --- paths and images ----------------------------------------------------------------------------
+
+
+def host_path(v: Any) -> str | None:
+    """An absolute path on the node without '..' components or control characters."""
+    if not _is_str(v) or not v.startswith("/"):
+        return "must be an absolute path on the node, starting with /"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in v):
+        return "must not contain control characters (newline, NUL, …)"
+    if ".." in v.split("/"):
+        return "must not contain '..' components"
+    return None
+
+
+def _host_like(component: str) -> bool:
+    """Docker reads a name's first component as a registry host only with a '.' or ':' or as
+    localhost; otherwise it is a path component, which must be lower-case."""
+    return "." in component or ":" in component or component.startswith("[") or component == "localhost"
+
+
+def _name_ok(name: str) -> bool:
+    first, slash, _ = name.partition("/")
+    return len(name) <= MAX_REPOSITORY and (not slash or _host_like(first) or bool(re.fullmatch(_PATH_COMPONENT, first)))
+
+
+def repository(v: Any) -> str | None:
+    """An image name without tag or digest, such as registry.example.com:5000/team/es."""
+    if not _is_str(v) or not _REPOSITORY.fullmatch(v) or not _name_ok(v):
+        if _is_str(v) and _REFERENCE.fullmatch(v) and _REFERENCE.fullmatch(v).group("name") != v:
+            return "must not carry a tag or digest (the tag is derived from the image context)"
+        return "must be an image name such as localhost:5000/es-kubernetes (lower-case path, optional registry host)"
+    return None
+
+
+def image_reference(v: Any) -> str | None:
+    """name[:tag][@digest], as docker pull takes it."""
+    m = _REFERENCE.fullmatch(v) if _is_str(v) else None
+    if not m or not _name_ok(m.group("name")):
+        return "must be an image reference such as registry.example.com/es:2.3.4"
+    return None
+
+
+def digest_reference(v: Any) -> str | None:
+    m = _SHA256_REFERENCE.fullmatch(v) if _is_str(v) else None
+    if not m or not _name_ok(m.group("name")):
+        return "must be pinned by digest, as repository@sha256:<64 hex digits>"
+    return None
