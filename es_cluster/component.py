@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 
 from . import specs
 from .config import EsClusterArgs, validate
-from .image import BuiltImage
+from .image import image_ref as declare_image
 from .model import Cluster
 
 COMPONENT_TYPE = "es-cluster:index:EsCluster"
@@ -60,14 +60,7 @@ class EsCluster(pulumi.ComponentResource):
         if cluster.image.reference is not None:
             image_ref: pulumi.Input[str] = cluster.image.reference
         else:
-            image_ref = BuiltImage(
-                f"{name}-image",
-                context=cluster.image.context,
-                repository=cluster.image.repository,
-                base_image=cluster.image.base_image,
-                push=cluster.image.push,
-                opts=child,
-            ).ref
+            image_ref = declare_image(name, cluster.image, child)
 
         created: dict[str, pulumi.Resource] = {}
         namespace_deps: list[pulumi.Resource] = []

@@ -84,6 +84,9 @@ class ImageArgs:
     push: bool = True
     context: str = DEFAULT_IMAGE_CONTEXT
     reference: str | None = None  # repo@sha256:<digest>; skips the build
+    insecure_registry: bool = False  # the registry speaks plain HTTP (e.g. a local one)
+    registry_username: str | None = None
+    registry_password: str | None = None  # kept as a Pulumi secret
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,9 @@ _IMAGE_KEYS = {
     "push": "push",
     "context": "context",
     "reference": "reference",
+    "insecureRegistry": "insecure_registry",
+    "registryUsername": "registry_username",
+    "registryPassword": "registry_password",
 }
 _GROUP_KEYS = {
     "roles": "roles",
@@ -289,12 +295,21 @@ def _validate_image(a: ImageArgs, problems: _Problems) -> Image:
             problems.add("image.baseImage", f"must be an image reference such as {c.DEFAULT_BASE_IMAGE}, got {_show(a.base_image)}")
         if not isinstance(a.context, str) or not (Path(a.context) / "Dockerfile").is_file():
             problems.add("image.context", f"must be a folder holding a Dockerfile, got {_show(a.context)}")
+    _check_bool(a.insecure_registry, "image.insecureRegistry", problems)
+    for key, value in (("registryUsername", a.registry_username), ("registryPassword", a.registry_password)):
+        if value is not None and (not isinstance(value, str) or not value or "\0" in value):
+            problems.add(f"image.{key}", "must be a non-empty string")
+    if (a.registry_username is None) != (a.registry_password is None):
+        problems.add("image.registryPassword", "must be set together with image.registryUsername (and the other way round)")
     return Image(
         repository=a.repository,
         base_image=a.base_image,
         push=bool(a.push),
         context=str(a.context),
         reference=a.reference,
+        insecure_registry=a.insecure_registry is True,
+        registry_username=a.registry_username,
+        registry_password=a.registry_password,
     )
 
 

@@ -1,21 +1,24 @@
-"""The patched Elasticsearch image: built from the image context, pushed, referenced by digest.
+"""The patched Elasticsearch image: built from the image context with pulumi-docker, pushed,
+referenced by digest.
 
 The tag is a hash of the build inputs (context files and base image), so an unchanged context
 gives identical resource inputs and Pulumi builds, pushes and rolls nothing; any changed byte
 gives a new tag, a new build, a new digest and so a rolling update of every ES workload.
 
-The build runs in a Pulumi dynamic provider that talks to the Docker engine through the
-`docker` package (DOCKER_HOST as usual).
+`docker.RemoteImage` builds (through the Docker engine the docker provider is configured for:
+DOCKER_HOST, or a `docker.Provider` given to the component), `docker.RegistryImage` pushes and
+reads the digest back from the registry.
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider
+import pulumi_docker as docker
+
+from .model import Image
 
 BASE_IMAGE_ARG = "BASE_IMAGE"
 
@@ -35,65 +38,53 @@ def tagged_reference(repository: str, tag: str) -> str:
     return f"{repository}:{tag}"
 
 
-def build_and_push(context: str, repository: str, tag: str, base_image: str, push: bool) -> dict[str, Any]:
-    """Build with the Docker engine; return the reference pods should use and the image id."""
-    import docker  # imported here: the dynamic provider process unpickles this function
-
-    client = docker.from_env()
-    ref = tagged_reference(repository, tag)
-    try:
-        image, _ = client.images.build(path=context, tag=ref, buildargs={BASE_IMAGE_ARG: base_image}, rm=True, pull=False)
-    except docker.errors.BuildError as e:
-        log = "".join(str(chunk.get("stream", chunk.get("error", ""))) for chunk in e.build_log)
-        raise RuntimeError(f"docker build of {context} failed: {e.msg}\n{log[-4000:]}") from None
-    if not push:
-        return {"ref": ref, "image_id": image.id, "digest": ""}
-    for line in client.images.push(repository, tag=tag, stream=True, decode=True):
-        if "error" in line:
-            raise RuntimeError(f"docker push of {ref} failed: {line['error']}")
-    image.reload()
-    digests = [d for d in image.attrs.get("RepoDigests", []) if d.startswith(repository + "@")]
-    if not digests:
-        raise RuntimeError(f"pushed {ref} but the engine reports no digest for {repository}")
-    return {"ref": digests[0], "image_id": image.id, "digest": digests[0].split("@", 1)[1]}
+def registry_host(repository: str) -> str:
+    """The registry a repository lives in, by Docker's rule: the first path component when it
+    looks like a host (has a dot or a port, or is localhost), else Docker Hub."""
+    first, _, rest = repository.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "registry-1.docker.io"
 
 
-_INPUTS = ("context", "repository", "tag", "base_image", "push")
+def registry_address(image: Image) -> str:
+    """Where RegistryImage pushes and reads the digest: https, or http for a plain-HTTP registry."""
+    return ("http://" if image.insecure_registry else "https://") + registry_host(image.repository)
 
 
-class _ImageProvider(ResourceProvider):
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        out = build_and_push(props["context"], props["repository"], props["tag"], props["base_image"], props["push"])
-        return CreateResult(id_=out["ref"], outs={**{k: props[k] for k in _INPUTS}, **out})
+def image_ref(name: str, image: Image, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
+    """Declare the build (and push) of `image`; return the reference pods use: repository@digest
+    when pushed, repository:tag when not (only a registry assigns a digest)."""
+    built = docker.RemoteImage(
+        f"{name}-image-build",
+        name=tagged_reference(image.repository, context_tag(image.context, image.base_image)),
+        build=docker.RemoteImageBuildArgs(context=image.context, build_args={BASE_IMAGE_ARG: image.base_image}),
+        # Older builds stay in the engine and the registry: a rollback may still need them.
+        keep_locally=True,
+        # The context's path differs between checkouts and machines; its content is in the tag.
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=["build.context"])),
+    )
+    if not image.push:
+        return built.name
+    password = pulumi.Output.secret(image.registry_password) if image.registry_password is not None else None
+    pushed = docker.RegistryImage(
+        f"{name}-image",
+        name=built.name,
+        keep_remotely=True,
+        auth_config=docker.RegistryImageAuthConfigArgs(
+            address=registry_address(image), username=image.registry_username, password=password
+        ),
+        opts=opts,
+    )
+    return pulumi.Output.concat(image.repository, "@", pushed.sha256_digest)
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # The context path may differ between machines; only what is built counts.
-        changed = [k for k in ("repository", "tag", "base_image", "push") if olds.get(k) != news.get(k)]
-        return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=False)
 
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        # Pushed images stay in the registry: a rollback may still need them.
+class _ImageProvider(pulumi.dynamic.ResourceProvider):
+    """Only for stacks deployed before pulumi-docker: their state holds the old build resource
+    (type pulumi-python:dynamic:Resource) with this class pickled by reference, and the engine
+    unpickles it to delete that resource on the first `up` after upgrading. Deleting it never
+    touched the registry; nothing else of the old provider is needed. Remove this class once no
+    stack of the dynamic-provider version remains."""
+
+    def delete(self, _id: str, _props: dict) -> None:
         return None
-
-
-class BuiltImage(pulumi.dynamic.Resource):
-    """One build of the image context; `ref` is repository@sha256:digest (repository:tag when
-    not pushed, since only a registry assigns a digest)."""
-
-    ref: pulumi.Output[str]
-    digest: pulumi.Output[str]
-
-    def __init__(
-        self, name: str, *, context: str, repository: str, base_image: str, push: bool, opts: pulumi.ResourceOptions | None = None
-    ):
-        props = {
-            "context": context,
-            "repository": repository,
-            "tag": context_tag(context, base_image),
-            "base_image": base_image,
-            "push": push,
-            "ref": None,
-            "digest": None,
-            "image_id": None,
-        }
-        super().__init__(_ImageProvider(), name, props, opts)

@@ -59,6 +59,9 @@ class Image:
     push: bool
     context: str
     reference: str | None = None
+    insecure_registry: bool = False
+    registry_username: str | None = None
+    registry_password: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

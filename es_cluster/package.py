@@ -57,6 +57,12 @@ class Image(TypedDict, total=False):
     """The build context; defaults to the one in the package."""
     reference: str
     """A prebuilt repository@sha256:<digest>; nothing is built."""
+    insecure_registry: bool
+    """The registry speaks plain HTTP (a local one); the digest is read over http."""
+    registry_username: str
+    """User for the registry push; with registry_password."""
+    registry_password: str
+    """Password for the registry push; kept as a Pulumi secret."""
 
 
 class Kubeconfig(TypedDict):

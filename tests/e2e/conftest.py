@@ -4,12 +4,15 @@ folder. Each helper returns what it saw, so a failing test shows Pulumi's and ku
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -145,6 +148,44 @@ def docker_env(cluster_env) -> dict[str, str]:
 def base_image(docker_env) -> str:
     """The project's stand-in for the pires base (scripts/base-image.sh), by its content tag."""
     return run([str(ROOT / "scripts" / "base-image.sh")], env=docker_env, timeout=1800).stdout.strip().splitlines()[-1]
+
+
+STAND_IN_BASE = "es-cluster-e2e/stand-in-base:1"
+
+
+@pytest.fixture(scope="session")
+def stand_in_base(docker_env) -> str:
+    """A base image holding just the folders our Dockerfile copies into."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for d in [
+            "elasticsearch",
+            "elasticsearch/config",
+            "usr",
+            "usr/lib",
+            "usr/lib/jvm",
+            "usr/lib/jvm/default-jvm",
+            "usr/lib/jvm/default-jvm/jre",
+            "usr/lib/jvm/default-jvm/jre/lib",
+            "usr/lib/jvm/default-jvm/jre/lib/security",
+        ]:
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+    proc = run(["docker", "import", "-", STAND_IN_BASE], env=docker_env, check=False, input_bytes=buf.getvalue())
+    assert proc.returncode == 0, proc.stderr
+    return STAND_IN_BASE
+
+
+def registry_digest(name: str, tag: str) -> str:
+    """The digest the session's registry serves for name:tag."""
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{REGISTRY_PORT}/v2/{name}/manifests/{tag}",
+        method="HEAD",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return resp.headers["Docker-Content-Digest"]
 
 
 @pytest.fixture(scope="session")

@@ -9,75 +9,51 @@ push and digest wiring, not Elasticsearch itself."""
 from __future__ import annotations
 
 import io
+import shutil
 import tarfile
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import REGISTRY_PORT, ROOT, Kube, Stack, building_from_own_copy, run, seed_config
+from .conftest import REGISTRY_PORT, ROOT, Kube, Stack, building_from_own_copy, registry_digest, run, seed_config
 
 NS = "elasticsearch"
 REPOSITORY = f"localhost:{REGISTRY_PORT}/es-kubernetes"
-STAND_IN_BASE = "es-cluster-e2e/stand-in-base:1"
 WORKLOADS = [("daemonset", "es-logging-master"), ("daemonset", "es-logging-data"), ("deployment", "es-logging-client")]
-
-
-@pytest.fixture(scope="module")
-def stand_in_base(docker_env) -> str:
-    """A base image holding just the folders our Dockerfile copies into."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for d in [
-            "elasticsearch",
-            "elasticsearch/config",
-            "usr",
-            "usr/lib",
-            "usr/lib/jvm",
-            "usr/lib/jvm/default-jvm",
-            "usr/lib/jvm/default-jvm/jre",
-            "usr/lib/jvm/default-jvm/jre/lib",
-            "usr/lib/jvm/default-jvm/jre/lib/security",
-        ]:
-            info = tarfile.TarInfo(d)
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            tar.addfile(info)
-    proc = run(["docker", "import", "-", STAND_IN_BASE], env=docker_env, check=False, input_bytes=buf.getvalue())
-    assert proc.returncode == 0, proc.stderr
-    return STAND_IN_BASE
 
 
 @pytest.fixture(scope="module")
 def stack(make_stack, docker_env, stand_in_base) -> Stack:
     config = seed_config()
-    config["image"] = {"repository": REPOSITORY, "baseImage": stand_in_base, "push": True}
+    config["image"] = {"repository": REPOSITORY, "baseImage": stand_in_base, "push": True, "insecureRegistry": True}
     s = building_from_own_copy(make_stack("image", config), docker_env)
     # With the policy pack: during up the digest is known, so es-image-digest really checks it.
     s.first_up = s.pulumi("up", "--yes", "--skip-preview", "--policy-pack", str(ROOT / "policy" / "run"))
     return s
 
 
-def registry_digest(tag: str) -> str:
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{REGISTRY_PORT}/v2/es-kubernetes/manifests/{tag}",
-        method="HEAD",
-        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return resp.headers["Docker-Content-Digest"]
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+REGISTRY_IMAGE = "docker:index/registryImage:RegistryImage"
+
+
+def resource_of(stack: Stack, typ: str) -> dict[str, Any]:
+    [res] = [r for r in stack.export()["deployment"]["resources"] if r["type"] == typ]
+    return res
 
 
 def built_tag(stack: Stack) -> str:
-    [res] = [r for r in stack.export()["deployment"]["resources"] if r["type"] == "pulumi-python:dynamic:Resource"]
-    return res["outputs"]["tag"]
+    return resource_of(stack, REMOTE_IMAGE)["outputs"]["name"].rsplit(":", 1)[1]
 
 
 def image_state(stack: Stack) -> dict[str, Any]:
-    """The build resource's id and outputs, less the dynamic provider's pickled code, which the
-    engine re-encrypts (new nonce) on every run."""
-    [res] = [r for r in stack.export()["deployment"]["resources"] if r["type"] == "pulumi-python:dynamic:Resource"]
-    return {"id": res["id"], **{k: v for k, v in res["outputs"].items() if k != "__provider"}}
+    """The build's and the push's ids and what they produced (secret fields are left out: the
+    engine re-encrypts them with a new nonce whenever it writes the state)."""
+    build, push = resource_of(stack, REMOTE_IMAGE), resource_of(stack, REGISTRY_IMAGE)
+    return {
+        "build": (build["id"], build["outputs"]["name"], build["outputs"]["imageId"]),
+        "push": (push["id"], push["outputs"]["name"], push["outputs"]["sha256Digest"]),
+    }
 
 
 def rollout_state(kube: Kube) -> tuple[dict[str, int], set[str]]:
@@ -98,8 +74,10 @@ def live_images(kube: Kube) -> dict[str, str]:
 def test_up_builds_pushes_and_pods_use_the_pushed_digest(stack: Stack, kube: Kube):
     ref = stack.outputs()["imageRef"]
     tag = built_tag(stack)
-    assert ref == f"{REPOSITORY}@{registry_digest(tag)}"
+    assert ref == f"{REPOSITORY}@{registry_digest('es-kubernetes', tag)}"
     assert set(live_images(kube).values()) == {ref}
+    # Built and pushed by pulumi-docker's resources, through the bridged docker plugin.
+    assert resource_of(stack, REGISTRY_IMAGE)["outputs"]["sha256Digest"] == registry_digest("es-kubernetes", tag)
     out = stack.first_up.stdout
     assert "es-cluster@v0.1.0" in out and "can't run policy" not in out and "[mandatory]" not in out, out
 
@@ -128,6 +106,20 @@ def test_unchanged_image_dir_builds_nothing_and_changes_nothing(stack: Stack, ku
     assert rollout_state(kube) == rollout_before
 
 
+def test_same_context_in_another_folder_changes_nothing(stack: Stack):
+    moved = stack.dir / "image-elsewhere"
+    shutil.copytree(stack.dir / "image", moved)
+    config = stack.config()
+    config["image"]["context"] = str(moved)
+    stack.write_config(config)
+    try:
+        stack.pulumi("preview", "--expect-no-changes")
+    finally:
+        config["image"]["context"] = str(stack.dir / "image")
+        stack.write_config(config)
+        shutil.rmtree(moved)
+
+
 def test_one_changed_byte_rolls_every_es_workload(stack: Stack, kube: Kube):
     old_ref, old_tag = stack.outputs()["imageRef"], built_tag(stack)
     yml = stack.dir / "image" / "elasticsearch.yml"
@@ -137,6 +129,7 @@ def test_one_changed_byte_rolls_every_es_workload(stack: Stack, kube: Kube):
     assert changed == sorted(
         [
             ("replace", "es-logging-image"),
+            ("replace", "es-logging-image-build"),
             ("update", "es-logging-daemonset-es-logging-data"),
             ("update", "es-logging-daemonset-es-logging-master"),
             ("update", "es-logging-deployment-es-logging-client"),
@@ -145,5 +138,60 @@ def test_one_changed_byte_rolls_every_es_workload(stack: Stack, kube: Kube):
     stack.up()
     new_ref, new_tag = stack.outputs()["imageRef"], built_tag(stack)
     assert new_tag != old_tag and new_ref != old_ref
-    assert new_ref == f"{REPOSITORY}@{registry_digest(new_tag)}"
+    assert new_ref == f"{REPOSITORY}@{registry_digest('es-kubernetes', new_tag)}"
     assert set(live_images(kube).values()) == {new_ref}
+
+
+# The last commit whose component built the image with a Python dynamic provider (docker-py).
+DYNAMIC_PROVIDER_COMMIT = "a120bf3"
+DYNAMIC = "pulumi-python:dynamic:Resource"
+
+
+def test_first_up_after_upgrading_from_the_dynamic_provider_swaps_the_build_cleanly(make_stack, docker_env, stand_in_base, kube: Kube):
+    config = seed_config()
+    config.update(namespace="es-upgrade", clusterName="es-upgrade")
+    config["image"] = {"repository": REPOSITORY, "baseImage": stand_in_base, "push": True}
+    s = building_from_own_copy(make_stack("upgrade", config), docker_env)
+    # The old component, from git, against a fresh state.
+    current = s.dir / "es_cluster.current"
+    (s.dir / "es_cluster").rename(current)
+    archive = run(["git", "-C", str(ROOT), "archive", DYNAMIC_PROVIDER_COMMIT, "es_cluster"], env=docker_env, binary=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(s.dir, filter="data")
+    s.up()
+    old_types = [r["type"] for r in s.export()["deployment"]["resources"]]
+    assert DYNAMIC in old_types and REMOTE_IMAGE not in old_types
+    assert s.outputs()["imageRef"].startswith(f"{REPOSITORY}@sha256:")
+    old_generations = {name: kube.get(kind, name, "-n", "es-upgrade")["metadata"]["generation"] for kind, name in UPGRADE_WORKLOADS}
+    old_tag = next(r for r in s.export()["deployment"]["resources"] if r["type"] == DYNAMIC)["outputs"]["tag"]
+
+    # The new component, same state: the first up swaps the build resources, and the old one's
+    # delete works (es_cluster.image keeps the class its state names).
+    # The one config change: the local registry speaks plain HTTP, which RegistryImage is told.
+    shutil.rmtree(s.dir / "es_cluster")
+    current.rename(s.dir / "es_cluster")
+    config = s.config()
+    config["image"]["insecureRegistry"] = True
+    s.write_config(config)
+    steps = sorted((st["op"], (st.get("newState") or st["oldState"])["type"]) for st in s.preview_steps())
+    assert steps == sorted(
+        [("create", REMOTE_IMAGE), ("create", REGISTRY_IMAGE), ("delete", DYNAMIC)]
+        + [("update", f"kubernetes:apps/v1:{kind}") for kind in ("DaemonSet", "DaemonSet", "Deployment")]
+    ), steps
+    s.up()
+    resources = s.export()["deployment"]["resources"]
+    assert DYNAMIC not in [r["type"] for r in resources]
+    # pulumi-docker builds with BuildKit where the old provider used the classic builder, so the
+    # image (and its digest) differs once: each ES workload rolls to it, as for any image change.
+    new_ref = s.outputs()["imageRef"]
+    tag = resource_of(s, REMOTE_IMAGE)["outputs"]["name"].rsplit(":", 1)[1]
+    assert tag == old_tag and new_ref == f"{REPOSITORY}@{registry_digest('es-kubernetes', tag)}"
+    for kind, name in UPGRADE_WORKLOADS:
+        live = kube.get(kind, name, "-n", "es-upgrade")
+        assert live["metadata"]["generation"] == old_generations[name] + 1
+        assert live["spec"]["template"]["spec"]["containers"][0]["image"] == new_ref
+    # No orphans: the next run has nothing to do.
+    s.pulumi("up", "--yes", "--expect-no-changes")
+
+
+UPGRADE_WORKLOADS = [("daemonset", "es-upgrade-master"), ("daemonset", "es-upgrade-data"), ("deployment", "es-upgrade-client")]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import ROOT, Kube, run
+from .conftest import REGISTRY_PORT, ROOT, Kube, registry_digest, run
 
 EXAMPLE = ROOT / "examples" / "yaml-consumer"
 PROVIDER = ROOT / "provider"
@@ -105,14 +105,30 @@ def test_bad_input_fails_with_the_config_key_and_declares_nothing(program: YamlP
     assert "kubernetes:" not in proc.stdout, out
 
 
-def test_up_and_destroy_through_the_package(program: YamlProgram, kube: Kube):
+def test_up_builds_pushes_and_deploys_through_the_package(program: YamlProgram, kube: Kube, docker_env, stand_in_base):
     # kwok nodes bind no volume claims, so the deployed variant keeps its data on emptyDir.
     program.set_node_groups({"all": {"roles": ["master", "data", "client"], "replicas": 1, "workload": "Deployment"}})
+    # The package builds image/ (the copy it carries) and pushes it with pulumi-docker.
+    repository = f"localhost:{REGISTRY_PORT}/es-yaml"
+    doc = program.project()
+    doc["resources"]["search"]["properties"]["image"] = {
+        "repository": repository,
+        "baseImage": stand_in_base,
+        "push": True,
+        "insecureRegistry": True,
+    }
+    (program.dir / "Pulumi.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    program.env["DOCKER_HOST"] = docker_env["DOCKER_HOST"]
     try:
         program.pulumi("up", "--yes", "--skip-preview")
         outputs = json.loads(program.pulumi("stack", "output", "--json").stdout)
         assert outputs == {"url": "http://search-http.search.svc:9200", "workloads": {"all": "search-all"}}
+        state = json.loads(program.pulumi("stack", "export").stdout)["deployment"]["resources"]
+        [push] = [r for r in state if r["type"] == "docker:index/registryImage:RegistryImage"]
+        tag = push["outputs"]["name"].rsplit(":", 1)[1]
+        assert push["outputs"]["sha256Digest"] == registry_digest("es-yaml", tag)
         deployment = kube.get("deployment", "search-all", "-n", NS)
+        assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == f"{repository}@{push['outputs']['sha256Digest']}"
         env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
         assert (env["MIN_MASTERS"], env["NODE_MASTER"], env["NODE_DATA"], env["HTTP_ENABLE"]) == ("1", "true", "true", "true")
         assert deployment["status"].get("readyReplicas") == 1

@@ -26,7 +26,7 @@ DOCS = 5000
 def stack(make_stack, docker_env, base_image) -> Stack:
     config = on_real_nodes(seed_config())
     config["namespace"] = NS
-    config["image"] = {"repository": REPOSITORY, "baseImage": base_image, "push": True}
+    config["image"] = {"repository": REPOSITORY, "baseImage": base_image, "push": True, "insecureRegistry": True}
     s = building_from_own_copy(make_stack("real", config), docker_env)
     s.up()
     return s

@@ -7,7 +7,10 @@ import pytest
 
 from es_cluster import ConfigError, EsCluster, EsClusterArgs, ImageArgs, NodeGroupArgs, parse_stack_config
 
-DIGEST_REF = "localhost:5000/es-kubernetes@sha256:" + "b" * 64
+DIGEST = "sha256:" + "b" * 64
+DIGEST_REF = "localhost:5000/es-kubernetes@" + DIGEST
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+REGISTRY_IMAGE = "docker:index/registryImage:RegistryImage"
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
@@ -17,8 +20,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args):
         self.resources.append(args)
         outputs = dict(args.inputs)
-        if args.typ == "pulumi-python:dynamic:Resource":
-            outputs["ref"] = DIGEST_REF
+        if args.typ == REGISTRY_IMAGE:
+            outputs["sha256Digest"] = DIGEST
         return [args.name + "-id", outputs]
 
     def call(self, args):
@@ -53,7 +56,8 @@ def test_seed_stack_declares_every_object_under_the_component(mocks, seed_config
         assert types == sorted(
             [
                 "es-cluster:index:EsCluster",
-                "pulumi-python:dynamic:Resource",
+                REMOTE_IMAGE,
+                REGISTRY_IMAGE,
                 "kubernetes:core/v1:Namespace",
                 "kubernetes:core/v1:ServiceAccount",
                 "kubernetes:rbac.authorization.k8s.io/v1:Role",
@@ -78,10 +82,17 @@ def test_seed_stack_declares_every_object_under_the_component(mocks, seed_config
         # The pods reference the image by the digest the build resource returned.
         assert container["image"] == DIGEST_REF
         assert ds.inputs["metadata"]["namespace"] == "elasticsearch"
-        build = next(r for r in mocks.resources if r.typ == "pulumi-python:dynamic:Resource")
-        assert build.inputs["repository"] == "localhost:5000/es-kubernetes"
-        assert build.inputs["base_image"] == "quay.io/pires/docker-elasticsearch-kubernetes:2.3.4"
-        assert build.inputs["tag"].startswith("ctx-")
+        [build] = by_type(mocks, REMOTE_IMAGE).values()
+        repository, tag = build.inputs["name"].rsplit(":", 1)
+        assert repository == "localhost:5000/es-kubernetes" and tag.startswith("ctx-")
+        assert build.inputs["build"]["buildArgs"] == {"BASE_IMAGE": "quay.io/pires/docker-elasticsearch-kubernetes:2.3.4"}
+        assert build.inputs["build"]["context"].endswith("image_context")
+        assert build.inputs["keepLocally"] is True
+        [push] = by_type(mocks, REGISTRY_IMAGE).values()
+        # The push names the built tag, keeps old pushes, and reads the registry over https.
+        assert push.inputs["name"] == build.inputs["name"]
+        assert push.inputs["keepRemotely"] is True
+        assert push.inputs["authConfig"] == {"address": "https://localhost:5000"}
         rb = by_type(mocks, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")["es-logging-rolebinding-es-logging-discovery"]
         assert rb.inputs["roleRef"]["name"] == "es-logging-discovery"
 
@@ -105,7 +116,7 @@ def test_prebuilt_reference_skips_the_build(mocks):
         [image_ref] = outputs
         assert image_ref == ref
         types = [r.typ for r in mocks.resources]
-        assert "pulumi-python:dynamic:Resource" not in types
+        assert REMOTE_IMAGE not in types and REGISTRY_IMAGE not in types
         assert "kubernetes:core/v1:Namespace" not in types
         sts = by_type(mocks, "kubernetes:apps/v1:StatefulSet")["logs-statefulset-logs-all"]
         assert sts.inputs["spec"]["template"]["spec"]["containers"][0]["image"] == ref
@@ -118,3 +129,57 @@ def test_invalid_args_register_nothing(mocks):
         EsCluster("bad", EsClusterArgs(node_groups={"m": NodeGroupArgs(roles=["master"], replicas=-1)}))
     assert "nodeGroups.m.replicas" in str(e.value)
     assert mocks.resources == []
+
+
+@pulumi.runtime.test
+def test_unpushed_build_is_referenced_by_tag_and_not_pushed(mocks):
+    es = EsCluster(
+        "logs",
+        EsClusterArgs(node_groups={"all": NodeGroupArgs(roles=["master", "data", "client"], replicas=1)}, image=ImageArgs(push=False)),
+    )
+
+    def check(outputs):
+        [image_ref] = outputs
+        [build] = by_type(mocks, REMOTE_IMAGE).values()
+        assert image_ref == build.inputs["name"] and image_ref.startswith("localhost:5000/es-kubernetes:ctx-")
+        assert REGISTRY_IMAGE not in [r.typ for r in mocks.resources]
+
+    return settled(es, es.image_ref).apply(check)
+
+
+@pulumi.runtime.test
+def test_registry_credentials_reach_the_push_and_the_password_stays_secret(mocks):
+    es = EsCluster(
+        "logs",
+        EsClusterArgs(
+            node_groups={"all": NodeGroupArgs(roles=["master", "data", "client"], replicas=1)},
+            image=ImageArgs(
+                repository="reg.example:5443/team/es", insecure_registry=True, registry_username="ci", registry_password="s3cret"
+            ),
+        ),
+    )
+
+    def check(_):
+        [push] = by_type(mocks, REGISTRY_IMAGE).values()
+        # The password makes the auth block a secret, so the engine encrypts it in the state.
+        auth = push.inputs["authConfig"]
+        assert auth[pulumi.runtime.rpc._special_sig_key] == pulumi.runtime.rpc._special_secret_sig
+        assert auth["value"] == {"address": "http://reg.example:5443", "username": "ci", "password": "s3cret"}
+
+    return settled(es, es.image_ref).apply(check)
+
+
+@pytest.mark.parametrize(
+    "repository, host",
+    [
+        ("localhost:5000/es-kubernetes", "localhost:5000"),
+        ("localhost/es", "localhost"),
+        ("reg.example/team/es", "reg.example"),
+        ("team/es", "registry-1.docker.io"),
+        ("es", "registry-1.docker.io"),
+    ],
+)
+def test_registry_host_follows_dockers_rule(repository, host):
+    from es_cluster.image import registry_host
+
+    assert registry_host(repository) == host

@@ -150,6 +150,14 @@ def test_even_master_count_is_allowed_with_a_split_brain_warning():
             "must not carry a tag",
         ),
         ({"image": {"reference": "reg/es:2.3.4"}, "nodeGroups": {"m": {"roles": ["master"]}}}, "image.reference", "pinned by digest"),
+        ({"image": {"insecureRegistry": "maybe"}, "nodeGroups": {"m": {"roles": ["master"]}}}, "image.insecureRegistry", "true or false"),
+        ({"image": {"registryUsername": "ci"}, "nodeGroups": {"m": {"roles": ["master"]}}}, "image.registryPassword", "together"),
+        ({"image": {"registryPassword": "x"}, "nodeGroups": {"m": {"roles": ["master"]}}}, "image.registryPassword", "together"),
+        (
+            {"image": {"registryUsername": "", "registryPassword": "x"}, "nodeGroups": {"m": {"roles": ["master"]}}},
+            "image.registryUsername",
+            "non-empty string",
+        ),
         (
             {"httpServiceType": "Ingress", "nodeGroups": {"m": {"roles": ["master"]}}},
             "httpServiceType",

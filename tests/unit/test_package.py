@@ -40,7 +40,16 @@ def test_schema_inputs_are_the_stack_config_keys(schema):
         "roles", "replicas", "workload", "nodeSelector", "storage", "heapSize", "resources", "tolerations", "antiAffinity"
     }  # fmt: skip
     assert set(types["es-cluster:index:Storage"]["properties"]) == {"hostPath", "size", "storageClass"}
-    assert set(types["es-cluster:index:Image"]["properties"]) == {"repository", "baseImage", "push", "context", "reference"}
+    assert set(types["es-cluster:index:Image"]["properties"]) == {
+        "repository",
+        "baseImage",
+        "push",
+        "context",
+        "reference",
+        "insecureRegistry",
+        "registryUsername",
+        "registryPassword",
+    }
     assert types["es-cluster:index:Kubeconfig"]["required"] == ["hostPath"]
 
 
