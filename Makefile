@@ -15,7 +15,7 @@ export PULUMI_CONFIG_PASSPHRASE ?= es-cluster-local
 export PULUMI_SKIP_UPDATE_CHECK := 1
 TOOLCHAIN_ENV = eval "$$(scripts/toolchain.sh --env)" && export PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: help venv unit lint test e2e toolchain cluster cluster-down up preview destroy render clean
+.PHONY: help venv unit lint test e2e bench-validate toolchain cluster cluster-down up preview destroy render clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ test: venv lint ## everything CI runs: lint, unit, and end-to-end against a loca
 e2e: venv ## end-to-end tests only (real engine, providers and API server)
 	scripts/toolchain.sh
 	$(VENV)/bin/python -m pytest tests/e2e
+
+bench-validate: venv ## figures: configs/s through validation, render time of a 200-group stack
+	$(VENV)/bin/python benchmarks/validation.py
 
 toolchain: ## build the pinned Pulumi CLI, plugins and control plane into ~/.cache/es-cluster
 	scripts/toolchain.sh

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import constants as c
+from . import k8s
 from .model import Cluster, Image, NodeGroup, Storage
 
 # The image build context inside the package (image_context links to the repository's image/ and
@@ -28,18 +29,12 @@ DEFAULT_RESOURCES: Mapping[str, Mapping[str, str]] = {
 }
 DEFAULT_STATEFULSET_SIZE = "10Gi"
 
-_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$")
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
-_HEAP = re.compile(r"^[1-9][0-9]*[mMgG]$")
-_DIGEST_REF = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
-_TOLERATION_KEYS = {"key", "operator", "value", "effect", "tolerationSeconds"}
+_HEAP = re.compile(r"[1-9][0-9]{0,5}[mMgG]")
 
 # Longest group workload name: a StatefulSet's pods carry a controller-revision-hash label of
 # "<name>-<10 chars>", and label values stop at 63.
 _MAX_WORKLOAD_NAME = 52
+_MAX_CLUSTER_NAME = 40
 
 
 class ConfigError(ValueError):
@@ -163,7 +158,12 @@ def _pick(raw: Any, key: str, names: Mapping[str, str], problems: _Problems) -> 
     out = {}
     for k, v in raw.items():
         if k in names:
-            out[names[k]] = _coerce_scalar(v)
+            out[names[k]] = _coerce_scalar(names[k], v)
+        elif isinstance(k, str) and "." in k and k.split(".", 1)[0] in names:
+            problems.add(
+                _join(key, k),
+                f"a flat key: set it with `pulumi config set --path {_join(key, k)} <value>`, which nests it under {k.split('.', 1)[0]!r}",
+            )
         else:
             hint = difflib.get_close_matches(str(k), list(names), n=1)
             more = f" (did you mean {hint[0]!r}?)" if hint else ""
@@ -172,14 +172,21 @@ def _pick(raw: Any, key: str, names: Mapping[str, str], problems: _Problems) -> 
     return out
 
 
-def _coerce_scalar(v: Any) -> Any:
-    # `pulumi config set --path` stores plain strings; accept "3" and "true" where the model
-    # wants an int or a bool.
+# Fields whose values `pulumi config set --path` may store as strings ("3", "true").
+_INT_FIELDS = {"replicas"}
+_BOOL_FIELDS = {"push", "create_namespace", "insecure_registry"}
+# Object-valued fields the CLI hands over as "" when the stack file says null.
+_NULLABLE_OBJECTS = {"kubeconfig", "storage"}
+
+
+def _coerce_scalar(name: str, v: Any) -> Any:
     if isinstance(v, str):
-        if re.fullmatch(r"-?[0-9]+", v):
+        if name in _INT_FIELDS and re.fullmatch(r"-?[0-9]{1,30}", v):
             return int(v)
-        if v in ("true", "false"):
+        if name in _BOOL_FIELDS and v in ("true", "false"):
             return v == "true"
+        if name in _NULLABLE_OBJECTS and v == "":
+            return None
     return v
 
 
@@ -221,29 +228,39 @@ def parse_stack_config(raw: Mapping[str, Any]) -> EsClusterArgs:
 
 
 def validate(args: EsClusterArgs) -> Cluster:
-    """Check everything, resolve defaults, and return the model; raise ConfigError otherwise."""
+    """Check everything, resolve defaults, and return the model; raise ConfigError otherwise.
+
+    Whatever types `args` holds, the only exception is ConfigError."""
     problems = _Problems()
     warnings: list[str] = []
+    if not isinstance(args, EsClusterArgs):
+        raise ConfigError([("", f"must be EsClusterArgs, got {type(args).__name__}")])
 
-    _check_name(args.cluster_name, "clusterName", problems, dns1035=True, max_len=40)
-    _check_name(args.namespace, "namespace", problems, dns1035=False, max_len=63)
+    cluster_name_ok = _check(k8s.dns1035_label(args.cluster_name, _MAX_CLUSTER_NAME), "clusterName", args.cluster_name, problems)
+    _check(k8s.dns1123_label(args.namespace), "namespace", args.namespace, problems)
     _check_bool(args.create_namespace, "createNamespace", problems)
-    if args.http_service_type not in c.HTTP_SERVICE_TYPES:
+    if not _one_of(args.http_service_type, c.HTTP_SERVICE_TYPES):
         problems.add("httpServiceType", f"must be one of {', '.join(c.HTTP_SERVICE_TYPES)}, got {_show(args.http_service_type)}")
 
     image = _validate_image(args.image, problems)
 
     kubeconfig = None
     if args.kubeconfig is not None:
-        kubeconfig = args.kubeconfig.host_path
-        _check_abs_path(kubeconfig, "kubeconfig.hostPath", problems)
+        if not isinstance(args.kubeconfig, KubeconfigArgs):
+            problems.add("kubeconfig", f"must be null or an object with hostPath, got {_show(args.kubeconfig)}")
+        else:
+            kubeconfig = args.kubeconfig.host_path
+            _check(k8s.host_path(kubeconfig), "kubeconfig.hostPath", kubeconfig, problems)
 
     groups: list[NodeGroup] = []
     if not isinstance(args.node_groups, Mapping) or not args.node_groups:
         problems.add("nodeGroups", "must name at least one node group, and one of them must hold the master role")
     else:
+        # A group's workload is named <clusterName>-<group>; its length budget is known only
+        # when clusterName is valid (else only clusterName is blamed).
+        name_budget = _MAX_WORKLOAD_NAME - len(args.cluster_name) - 1 if cluster_name_ok else None
         for name, g in args.node_groups.items():
-            group = _validate_group(str(name), g, args.cluster_name, problems, warnings)
+            group = _validate_group(name, g, name_budget, problems, warnings)
             if group is not None:
                 groups.append(group)
 
@@ -253,6 +270,8 @@ def validate(args: EsClusterArgs) -> Cluster:
             problems.add("nodeGroups", "no group has the master role: add 'master' to some group's roles")
         elif master_eligible == 0:
             problems.add("nodeGroups", "the master-eligible groups have 0 replicas in all: a cluster needs at least one master")
+        elif master_eligible > k8s.INT32_MAX:
+            problems.add("nodeGroups", f"the master-eligible groups have {master_eligible} replicas in all, beyond Kubernetes' int32")
         elif master_eligible % 2 == 0:
             warnings.append(
                 f"nodeGroups: {master_eligible} master-eligible nodes is an even number. A quorum "
@@ -284,16 +303,11 @@ def _validate_image(a: ImageArgs, problems: _Problems) -> Image:
         a = ImageArgs()
     _check_bool(a.push, "image.push", problems)
     if a.reference is not None:
-        if not isinstance(a.reference, str) or not _DIGEST_REF.match(a.reference):
-            problems.add("image.reference", f"must be pinned by digest, as repository@sha256:<64 hex digits>, got {_show(a.reference)}")
+        _check(k8s.digest_reference(a.reference), "image.reference", a.reference, problems)
     else:
-        if not isinstance(a.repository, str) or not re.fullmatch(r"[^\s@]+", a.repository or ""):
-            problems.add("image.repository", f"must be an image name such as localhost:5000/es-kubernetes, got {_show(a.repository)}")
-        elif re.search(r":[^/]*$", a.repository):
-            problems.add("image.repository", f"must not carry a tag (the tag is derived from the image context), got {_show(a.repository)}")
-        if not isinstance(a.base_image, str) or not re.fullmatch(r"[^\s]+", a.base_image or ""):
-            problems.add("image.baseImage", f"must be an image reference such as {c.DEFAULT_BASE_IMAGE}, got {_show(a.base_image)}")
-        if not isinstance(a.context, str) or not (Path(a.context) / "Dockerfile").is_file():
+        _check(k8s.repository(a.repository), "image.repository", a.repository, problems)
+        _check(k8s.image_reference(a.base_image), "image.baseImage", a.base_image, problems)
+        if not isinstance(a.context, str) or "\0" in a.context or not (Path(a.context) / "Dockerfile").is_file():
             problems.add("image.context", f"must be a folder holding a Dockerfile, got {_show(a.context)}")
     _check_bool(a.insecure_registry, "image.insecureRegistry", problems)
     for key, value in (("registryUsername", a.registry_username), ("registryPassword", a.registry_password)):
@@ -304,7 +318,7 @@ def _validate_image(a: ImageArgs, problems: _Problems) -> Image:
     return Image(
         repository=a.repository,
         base_image=a.base_image,
-        push=bool(a.push),
+        push=a.push is True,
         context=str(a.context),
         reference=a.reference,
         insecure_registry=a.insecure_registry is True,
@@ -313,30 +327,36 @@ def _validate_image(a: ImageArgs, problems: _Problems) -> Image:
     )
 
 
-def _validate_group(name: str, g: Any, cluster_name: str, problems: _Problems, warnings: list[str]) -> NodeGroup | None:
+def _validate_group(name: Any, g: Any, name_budget: int | None, problems: _Problems, warnings: list[str]) -> NodeGroup | None:
     key = f"nodeGroups.{name}"
     before = len(problems)
     if not isinstance(g, NodeGroupArgs):
         problems.add(key, f"must be a node group, got {_show(g)}")
         return None
-    _check_name(name, key, problems, dns1035=True, max_len=_MAX_WORKLOAD_NAME - len(str(cluster_name)) - 1, what="group name")
+    why = k8s.dns1035_label(name, name_budget if name_budget is not None else 63)
+    if why is not None and name_budget is not None and isinstance(name, str) and k8s.dns1035_label(name) is None:
+        why += " (workload names are <clusterName>-<group>, at most 52 characters)"
+    _check(why, key, name, problems, what="group name")
 
-    roles = tuple(g.roles) if isinstance(g.roles, (list, tuple)) else ()
-    if not roles:
+    roles_raw = g.roles if isinstance(g.roles, (list, tuple)) else None
+    roles = tuple(r for r in roles_raw or () if isinstance(r, str))
+    if not roles_raw:
         problems.add(f"{key}.roles", f"must be a non-empty list drawn from {', '.join(c.ROLES)}, got {_show(g.roles)}")
-    for r in roles:
-        if r not in c.ROLES:
+    for r in roles_raw or ():
+        if not isinstance(r, str) or r not in c.ROLES:
             problems.add(f"{key}.roles", f"unknown role {_show(r)}; allowed: {', '.join(c.ROLES)}")
     if len(set(roles)) != len(roles):
         problems.add(f"{key}.roles", f"lists a role twice: {_show(list(roles))}")
     master = "master" in roles
 
     replicas = g.replicas if g.replicas is not None else (3 if master else 2)
-    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
+    if not k8s.is_int(replicas) or replicas < 0:
         problems.add(f"{key}.replicas", f"must be a whole number >= 0, got {_show(replicas)}")
+    elif replicas > k8s.INT32_MAX:
+        problems.add(f"{key}.replicas", f"must be at most {k8s.INT32_MAX} (Kubernetes' int32), got {replicas}")
 
     workload = g.workload if g.workload is not None else ("Deployment" if set(roles) == {"client"} else "StatefulSet")
-    if workload not in c.WORKLOADS:
+    if not _one_of(workload, c.WORKLOADS):
         problems.add(f"{key}.workload", f"must be one of {', '.join(c.WORKLOADS)}, got {_show(workload)}")
 
     storage = _validate_storage(g.storage, workload, key, problems)
@@ -350,7 +370,10 @@ def _validate_group(name: str, g: Any, cluster_name: str, problems: _Problems, w
         problems.add(f"{key}.nodeSelector", f"must be a map of label key to value, got {_show(node_selector)}")
         node_selector = {}
     for k, v in node_selector.items():
-        _check_label(k, v, f"{key}.nodeSelector", problems)
+        if (why := k8s.label_key(k)) is not None:
+            problems.add(f"{key}.nodeSelector", f"{_show(k)} is not a valid label key: {why}")
+        elif (why := k8s.label_value(v)) is not None:
+            problems.add(f"{key}.nodeSelector.{k}", f"label value {why}, got {_show(v)}")
     if workload == "DaemonSet" and not node_selector:
         warnings.append(f"{key}: a DaemonSet without nodeSelector runs one pod on every node")
 
@@ -361,12 +384,10 @@ def _validate_group(name: str, g: Any, cluster_name: str, problems: _Problems, w
         problems.add(f"{key}.tolerations", f"must be a list of tolerations, got {_show(g.tolerations)}")
         tolerations = ()
     for i, t in enumerate(tolerations):
-        if not isinstance(t, Mapping) or not t or set(t) - _TOLERATION_KEYS:
-            problems.add(
-                f"{key}.tolerations[{i}]", f"must be a toleration with keys among {', '.join(sorted(_TOLERATION_KEYS))}, got {_show(t)}"
-            )
+        for field_name, why in k8s.toleration(t):
+            problems.add(f"{key}.tolerations[{i}]" + (f".{field_name}" if field_name else ""), why)
 
-    if g.anti_affinity not in c.ANTI_AFFINITY:
+    if not _one_of(g.anti_affinity, c.ANTI_AFFINITY):
         problems.add(f"{key}.antiAffinity", f"must be one of {', '.join(c.ANTI_AFFINITY)}, got {_show(g.anti_affinity)}")
 
     if len(problems) > before:
@@ -385,59 +406,76 @@ def _validate_group(name: str, g: Any, cluster_name: str, problems: _Problems, w
     )
 
 
-def _validate_storage(s: Any, workload: str, key: str, problems: _Problems) -> Storage:
+def _validate_storage(s: Any, workload: Any, key: str, problems: _Problems) -> Storage:
     if s is None:
         return Storage(size=DEFAULT_STATEFULSET_SIZE) if workload == "StatefulSet" else Storage()
     if not isinstance(s, StorageArgs):
         problems.add(f"{key}.storage", f"must be an object with hostPath, or size and storageClass, got {_show(s)}")
         return Storage()
     if s.host_path is not None:
-        _check_abs_path(s.host_path, f"{key}.storage.hostPath", problems)
+        _check(k8s.host_path(s.host_path), f"{key}.storage.hostPath", s.host_path, problems)
         if s.size is not None or s.storage_class is not None:
             problems.add(f"{key}.storage", "set either hostPath or size/storageClass, not both")
-    if s.size is not None and (not isinstance(s.size, str) or not _QUANTITY.match(s.size)):
-        problems.add(f"{key}.storage.size", f"must be a Kubernetes quantity such as 50Gi, got {_show(s.size)}")
+    if s.size is not None:
+        _check(k8s.quantity(s.size, positive=True), f"{key}.storage.size", s.size, problems)
     if s.storage_class is not None:
-        _check_name(s.storage_class, f"{key}.storage.storageClass", problems, dns1035=False, max_len=253, subdomain=True)
+        _check(k8s.dns1123_subdomain(s.storage_class), f"{key}.storage.storageClass", s.storage_class, problems)
     if workload == "StatefulSet" and s.size is None and s.host_path is None:
         problems.add(f"{key}.storage.size", "required for a StatefulSet: the size of each pod's volume claim, e.g. 50Gi")
     if workload == "StatefulSet" and s.host_path is not None:
         problems.add(
             f"{key}.storage", "a StatefulSet keeps its data in volume claims: set storage.size, or use workload DaemonSet for hostPath"
         )
-    if workload in ("DaemonSet", "Deployment") and (s.size is not None or s.storage_class is not None):
-        problems.add(f"{key}.storage.size", f"volume claims need workload StatefulSet; a {workload} takes storage.hostPath")
+    if workload in ("DaemonSet", "Deployment"):
+        for field_name, v in (("size", s.size), ("storageClass", s.storage_class)):
+            if v is not None:
+                problems.add(f"{key}.storage.{field_name}", f"volume claims need workload StatefulSet; a {workload} takes storage.hostPath")
     return Storage(host_path=s.host_path, size=s.size, storage_class=s.storage_class)
 
 
 def _check_heap_and_resources(heap: Any, resources: Any, key: str, problems: _Problems, warnings: list[str]) -> None:
-    if not isinstance(heap, str) or not _HEAP.match(heap):
+    if not isinstance(heap, str) or not _HEAP.fullmatch(heap):
         problems.add(f"{key}.heapSize", f"must be a JVM size such as 512m or 2g, got {_show(heap)}")
         heap = None
-    if not isinstance(resources, Mapping) or set(resources) - {"requests", "limits"}:
+    if not isinstance(resources, Mapping) or not all(isinstance(k, str) for k in resources) or set(resources) - {"requests", "limits"}:
         problems.add(f"{key}.resources", f"must be an object with requests and/or limits, got {_show(resources)}")
         return
-    for section, values in resources.items():
-        if not isinstance(values, Mapping):
-            problems.add(f"{key}.resources.{section}", f"must be a map such as {{cpu: 500m, memory: 2Gi}}, got {_show(values)}")
+    values: dict[str, dict[str, Any]] = {}
+    for section, entries in resources.items():
+        if not isinstance(entries, Mapping):
+            problems.add(f"{key}.resources.{section}", f"must be a map such as {{cpu: 500m, memory: 2Gi}}, got {_show(entries)}")
             continue
-        for res, q in values.items():
-            if not isinstance(q, str) or not _QUANTITY.match(q):
-                problems.add(f"{key}.resources.{section}.{res}", f"must be a Kubernetes quantity given as a string, got {_show(q)}")
-    limit = resources.get("limits", {}).get("memory") if isinstance(resources.get("limits"), Mapping) else None
+        values[section] = {}
+        for res, q in entries.items():
+            if (why := k8s.resource_name(res)) is not None:
+                hint = difflib.get_close_matches(str(res), k8s.STANDARD_RESOURCES, n=1)
+                problems.add(f"{key}.resources.{section}", f"{_show(res)} {why}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+            elif (why := k8s.quantity(q)) is not None:
+                problems.add(f"{key}.resources.{section}.{res}", f"{why}, got {_show(q)}")
+            else:
+                values[section][res] = k8s.parse_quantity(q)
+    for res, request in values.get("requests", {}).items():
+        limit_q = values.get("limits", {}).get(res)
+        if limit_q is not None and request > limit_q:
+            problems.add(
+                f"{key}.resources.requests.{res}", f"must not exceed the limit {resources['limits'][res]}, got {resources['requests'][res]}"
+            )
+    memory_limit = values.get("limits", {}).get("memory")
+    if memory_limit is not None and memory_limit == 0:
+        problems.add(f"{key}.resources.limits.memory", "must be greater than zero: Elasticsearch cannot start without memory")
     if heap is None:
         return
     heap_bytes = _heap_bytes(heap)
     if heap_bytes >= 32 * 2**30:
         warnings.append(f"{key}.heapSize: {heap} is 32g or more; the JVM then loses compressed object pointers, stay below 31g")
-    if isinstance(limit, str) and _QUANTITY.match(limit):
-        limit_bytes = _quantity_bytes(limit)
-        if heap_bytes >= limit_bytes:
+    if memory_limit is not None and memory_limit > 0:
+        limit = resources["limits"]["memory"]
+        if heap_bytes >= memory_limit:
             problems.add(
                 f"{key}.heapSize",
                 f"{heap} does not fit in the memory limit {limit}; the pod would be OOM-killed. Keep the heap at most half the limit",
             )
-        elif heap_bytes * 2 > limit_bytes:
+        elif heap_bytes * 2 > memory_limit:
             warnings.append(
                 f"{key}.heapSize: {heap} is more than half the memory limit {limit}; Lucene needs the rest for the file-system cache"
             )
@@ -447,58 +485,16 @@ def _heap_bytes(heap: str) -> int:
     return int(heap[:-1]) * (2**30 if heap[-1] in "gG" else 2**20)
 
 
-def _quantity_bytes(q: str) -> float:
-    m = re.match(r"^([0-9.]+)([A-Za-z]*)$", q)
-    assert m
-    mult = {
-        "": 1,
-        "m": 1e-3,
-        "k": 1e3,
-        "M": 1e6,
-        "G": 1e9,
-        "T": 1e12,
-        "P": 1e15,
-        "E": 1e18,
-        "Ki": 2**10,
-        "Mi": 2**20,
-        "Gi": 2**30,
-        "Ti": 2**40,
-        "Pi": 2**50,
-        "Ei": 2**60,
-    }
-    return float(m.group(1)) * mult[m.group(2)]
+def _check(why: str | None, key: str, value: Any, problems: _Problems, what: str = "") -> bool:
+    """Record `why` (a rule's reason) against `key`, showing the value; True when valid."""
+    if why is None:
+        return True
+    problems.add(key, f"{what + ' ' if what else ''}{why}, got {_show(value)}")
+    return False
 
 
-def _check_name(v: Any, key: str, problems: _Problems, *, dns1035: bool, max_len: int, subdomain: bool = False, what: str = "name") -> None:
-    pattern = _DNS1123_SUBDOMAIN if subdomain else (_DNS1035_LABEL if dns1035 else _DNS1123_LABEL)
-    rule = (
-        "lower-case letters, digits and '-', starting with a letter and ending with a letter or digit"
-        if dns1035
-        else "lower-case letters, digits and '-' (and '.' between parts), starting and ending with a letter or digit"
-    )
-    if not isinstance(v, str) or not pattern.match(v):
-        problems.add(key, f"{what} must be {rule}, got {_show(v)}")
-    elif len(v) > max_len:
-        problems.add(key, f"{what} must be at most {max_len} characters (Kubernetes object names derive from it), got {len(v)}")
-
-
-def _check_label(k: Any, v: Any, key: str, problems: _Problems) -> None:
-    ok_key = isinstance(k, str) and _label_key_ok(k)
-    if not ok_key:
-        problems.add(
-            key, f"{_show(k)} is not a valid label key ([prefix/]name, name at most 63 characters of letters, digits, '-', '_', '.')"
-        )
-    if not isinstance(v, str) or len(v) > 63 or (v and not _LABEL_NAME.match(v)):
-        problems.add(
-            f"{key}.{k}", f"label value must be a string of at most 63 letters, digits, '-', '_', '.' (quote \"true\"), got {_show(v)}"
-        )
-
-
-def _label_key_ok(k: str) -> bool:
-    prefix, _, name = k.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
-        return False
-    return 0 < len(name) <= 63 and bool(_LABEL_NAME.match(name))
+def _one_of(v: Any, allowed: tuple[str, ...]) -> bool:
+    return isinstance(v, str) and v in allowed
 
 
 def _check_bool(v: Any, key: str, problems: _Problems) -> None:
@@ -506,14 +502,10 @@ def _check_bool(v: Any, key: str, problems: _Problems) -> None:
         problems.add(key, f"must be true or false, got {_show(v)}")
 
 
-def _check_abs_path(v: Any, key: str, problems: _Problems) -> None:
-    if not isinstance(v, str) or not v.startswith("/") or "\n" in v or "/../" in f"{v}/":
-        problems.add(key, f"must be an absolute path on the node (starting with /, no '..'), got {_show(v)}")
-
-
 def _join(prefix: str, k: Any) -> str:
     return f"{prefix}.{k}" if prefix else str(k)
 
 
 def _show(v: Any) -> str:
-    return repr(v) if not isinstance(v, str) else f"'{v}'"
+    text = repr(v) if not isinstance(v, str) else "'" + v.encode("unicode_escape").decode("ascii") + "'"
+    return text if len(text) <= 120 else text[:117] + "..."

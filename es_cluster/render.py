@@ -14,7 +14,7 @@ from . import specs
 from .config import ConfigError, parse_stack_config, validate
 from .image import context_tag, tagged_reference
 from .model import Cluster
-from .stack import config_from_file
+from .stack import StackFileError, config_from_file
 
 
 def image_for_render(cluster: Cluster) -> str:
@@ -55,13 +55,20 @@ def main(argv: list[str] | None = None) -> int:
     if not stack_file.is_file():
         print(f"error: no stack config at {stack_file}", file=sys.stderr)
         return 2
+    if args.out.exists() and not args.out.is_dir():
+        print(f"error: --out {args.out} exists and is not a folder", file=sys.stderr)
+        return 2
     try:
         cluster = validate(parse_stack_config(config_from_file(stack_file)))
-    except ConfigError as e:
+    except (ConfigError, StackFileError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for w in cluster.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    paths = write(render(cluster), args.out)
+    try:
+        paths = write(render(cluster), args.out)
+    except OSError as e:
+        print(f"error: cannot write to {args.out}: {e.strerror or e}", file=sys.stderr)
+        return 2
     print(f"wrote {len(paths)} objects to {args.out}/")
     return 0

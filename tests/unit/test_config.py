@@ -171,7 +171,7 @@ def test_even_master_count_is_allowed_with_a_split_brain_warning():
         (
             {"nodeGroups": {"m": {"roles": ["master"], "tolerations": [{"key": "a", "colour": "red"}]}}},
             "nodeGroups.m.tolerations[0]",
-            "toleration with keys",
+            "unknown toleration field 'colour'",
         ),
     ],
 )
