@@ -62,6 +62,8 @@ class EsCluster(pulumi.ComponentResource):
         else:
             image_ref = declare_image(name, cluster.image, child)
 
+        # A rollout that cannot succeed fails `up` after rolloutTimeout per pod, not ten minutes.
+        timeouts = {specs.workload_name(cluster, g): specs.rollout_timeout(g, cluster) for g in cluster.groups}
         created: dict[str, pulumi.Resource] = {}
         namespace_deps: list[pulumi.Resource] = []
         # Pods need their namespace, service account, RBAC and discovery service first.
@@ -71,7 +73,13 @@ class EsCluster(pulumi.ComponentResource):
             resource = _RESOURCE_CLASSES[kind](
                 f"{name}-{kind.lower()}-{meta_name}",
                 **_resource_args(manifest),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=list(workload_deps if kind in _WORKLOADS else namespace_deps)),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    depends_on=list(workload_deps if kind in _WORKLOADS else namespace_deps),
+                    custom_timeouts=pulumi.CustomTimeouts(create=timeouts[meta_name], update=timeouts[meta_name])
+                    if kind in _WORKLOADS
+                    else None,
+                ),
             )
             created[f"{kind}/{meta_name}"] = resource
             if kind == "Namespace":

@@ -28,6 +28,10 @@ DEFAULT_RESOURCES: Mapping[str, Mapping[str, str]] = {
     "limits": {"memory": "2Gi"},
 }
 DEFAULT_STATEFULSET_SIZE = "10Gi"
+# How long one pod may take to become ready in a rolling update (an ES node joining and
+# recovering its shards), not the provider's ten minutes for a whole workload.
+DEFAULT_ROLLOUT_TIMEOUT = "5m"
+_DURATION = re.compile(r"(?:(?P<h>[0-9]{1,3})h)?(?:(?P<m>[0-9]{1,4})m)?(?:(?P<s>[0-9]{1,6})s)?")
 
 _HEAP = re.compile(r"[1-9][0-9]{0,5}[mMgG]")
 
@@ -102,6 +106,7 @@ class EsClusterArgs:
     image: ImageArgs = field(default_factory=ImageArgs)
     kubeconfig: KubeconfigArgs | None = None
     http_service_type: str = "ClusterIP"
+    rollout_timeout: str = DEFAULT_ROLLOUT_TIMEOUT  # per pod restarted one at a time
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,6 +120,7 @@ _TOP_KEYS = {
     "kubeconfig": "kubeconfig",
     "nodeGroups": "node_groups",
     "httpServiceType": "http_service_type",
+    "rolloutTimeout": "rollout_timeout",
 }
 _IMAGE_KEYS = {
     "repository": "repository",
@@ -243,6 +249,9 @@ def validate(args: EsClusterArgs) -> Cluster:
         problems.add("httpServiceType", f"must be one of {', '.join(c.HTTP_SERVICE_TYPES)}, got {_show(args.http_service_type)}")
 
     image = _validate_image(args.image, problems)
+    rollout_seconds = _duration_seconds(args.rollout_timeout)
+    if rollout_seconds is None or not 10 <= rollout_seconds <= 24 * 3600:
+        problems.add("rolloutTimeout", f"must be a duration from 10s to 24h such as 5m, 90s or 1h30m, got {_show(args.rollout_timeout)}")
 
     kubeconfig = None
     if args.kubeconfig is not None:
@@ -292,6 +301,7 @@ def validate(args: EsClusterArgs) -> Cluster:
         image=image,
         kubeconfig_host_path=kubeconfig,
         http_service_type=args.http_service_type,
+        rollout_timeout_seconds=rollout_seconds or 0,
         groups=tuple(groups),
         warnings=tuple(warnings),
     )
@@ -479,6 +489,14 @@ def _check_heap_and_resources(heap: Any, resources: Any, key: str, problems: _Pr
             warnings.append(
                 f"{key}.heapSize: {heap} is more than half the memory limit {limit}; Lucene needs the rest for the file-system cache"
             )
+
+
+def _duration_seconds(v: Any) -> int | None:
+    """Seconds of a duration written as Pulumi's timeouts are (1h30m, 5m, 90s), or None."""
+    m = _DURATION.fullmatch(v) if isinstance(v, str) and v else None
+    if not m:
+        return None
+    return int(m["h"] or 0) * 3600 + int(m["m"] or 0) * 60 + int(m["s"] or 0)
 
 
 def _heap_bytes(heap: str) -> int:

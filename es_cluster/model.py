@@ -73,6 +73,7 @@ class Cluster:
     kubeconfig_host_path: str | None
     http_service_type: str
     groups: tuple[NodeGroup, ...]
+    rollout_timeout_seconds: int = 300
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property

@@ -85,6 +85,8 @@ class EsClusterInputs(TypedDict, total=False):
     """Mount the kubelet's kubeconfig for the discovery plugin."""
     http_service_type: str
     """ClusterIP, NodePort or LoadBalancer."""
+    rollout_timeout: str
+    """How long one pod may take to become ready in a rolling update (default 5m)."""
 
 
 # nodeGroups' keys are group names (kept), its values node groups (renamed as objects);

@@ -266,6 +266,8 @@ def workload(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
     elif group.workload == "Deployment":
         spec["replicas"] = group.replicas
         spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}
+        # The controller itself marks a rollout failed when no pod became ready for this long.
+        spec["progressDeadlineSeconds"] = cluster.rollout_timeout_seconds
     else:
         claim: Manifest = {
             "metadata": {"name": STORAGE_VOLUME},
@@ -285,6 +287,12 @@ def workload(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
     if group.workload == "DaemonSet":
         metadata["annotations"] = {c.PLANNED_REPLICAS_ANNOTATION: str(group.replicas)}
     return {"apiVersion": "apps/v1", "kind": group.workload, "metadata": metadata, "spec": spec}
+
+
+def rollout_timeout(group: NodeGroup, cluster: Cluster) -> str:
+    """How long `pulumi up` waits for the group's workload: rolloutTimeout for each pod it
+    restarts one at a time (its replicas; a DaemonSet's planned count), as a Pulumi timeout."""
+    return f"{cluster.rollout_timeout_seconds * max(group.replicas, 1)}s"
 
 
 def disruption_limit(group: NodeGroup, cluster: Cluster) -> Manifest:

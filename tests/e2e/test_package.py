@@ -63,7 +63,8 @@ def test_schema_is_inferred_from_the_component(program: YamlProgram):
     res = schema["resources"]["es-cluster:index:EsCluster"]
     assert res["isComponent"] is True
     assert set(res["inputProperties"]) == {
-        "nodeGroups", "clusterName", "namespace", "createNamespace", "image", "kubeconfig", "httpServiceType"
+        "nodeGroups", "clusterName", "namespace", "createNamespace", "image", "kubeconfig", "httpServiceType",
+        "rolloutTimeout",
     }  # fmt: skip
     assert res["requiredInputs"] == ["nodeGroups"]
     assert set(res["properties"]) == {"namespace", "httpService", "transportService", "httpUrl", "imageRef", "workloads"}

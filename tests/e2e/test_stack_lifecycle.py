@@ -4,6 +4,12 @@ config, destroy. The tests run in file order and share one stack."""
 
 from __future__ import annotations
 
+import copy
+import json
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -158,6 +164,33 @@ def test_bad_config_fails_with_the_components_message_and_leaves_the_stack_untou
     assert kube.get("daemonset", "es-logging-master", "-n", NS)["metadata"]["resourceVersion"] == live_before
 
 
+def test_a_rollout_that_cannot_succeed_fails_within_its_bound_and_the_others_keep_serving(stack: Stack, kube: Kube):
+    config = stack.config()
+    before = {p["metadata"]["name"] for p in running_pods(kube, "data")}
+    broken = copy.deepcopy(config)
+    broken["rolloutTimeout"] = "15s"
+    # No node can hold a pod asking for 1000 CPUs: the updated pod stays Pending.
+    broken["nodeGroups"]["data"]["resources"]["requests"]["cpu"] = "1000"
+    stack.write_config(broken)
+    try:
+        start = time.monotonic()
+        proc = stack.pulumi("up", "--yes", "--skip-preview", check=False)
+        elapsed = time.monotonic() - start
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0, out
+        # The data DaemonSet (2 planned pods) had 2 x 15 s, not the provider's ten minutes.
+        assert elapsed < 180, (elapsed, out)
+        assert "es-logging-daemonset-es-logging-data" in out and "Insufficient cpu" in out, out
+        # One pod at a time: the other data pod was never touched and still serves.
+        still = {p["metadata"]["name"] for p in running_pods(kube, "data")}
+        assert len(still & before) == len(before) - 1, (before, still, kube.describe(NS))
+    finally:
+        stack.write_config(config)
+    stack.up()
+    wait_until_ns(kube, "both data pods running", lambda: len(running_pods(kube, "data")) == 2)
+    stack.pulumi("preview", "--expect-no-changes")
+
+
 def test_labelling_a_node_adds_exactly_one_master_pod_without_pulumi(stack: Stack, kube: Kube):
     # A kwok node: the session's real nodes are tainted, and this group does not tolerate it.
     spare = [n["metadata"]["name"] for n in kube.items("nodes", "-l", f"type=kwok,!{MASTER_LABEL},!kube-system/es-data-node")]
@@ -173,6 +206,37 @@ def test_labelling_a_node_adds_exactly_one_master_pod_without_pulumi(stack: Stac
     finally:
         kube.run("label", "node", spare[0], f"{MASTER_LABEL}-")
     wait_until_ns(kube, "back to 3 master pods", lambda: len(pods(kube, "master")) == 3)
+
+
+def evict_all_at_once(kube: Kube, pods: list[str], tmp: Path) -> list[subprocess.CompletedProcess]:
+    """Ask the eviction API (what kubectl drain uses) to evict every pod, all requests at once."""
+
+    def evict(pod: str) -> subprocess.CompletedProcess:
+        body = tmp / f"eviction-{pod}.json"
+        body.write_text(json.dumps({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": NS}}))
+        return kube.run("create", "--raw", f"/api/v1/namespaces/{NS}/pods/{pod}/eviction", "-f", str(body), check=False)
+
+    with ThreadPoolExecutor(len(pods)) as pool:
+        return list(pool.map(evict, pods))
+
+
+@pytest.mark.parametrize("group, healthy", [("master", 3), ("data", 2)])
+def test_evictions_stop_at_the_quorum_and_at_the_data_budget(stack: Stack, kube: Kube, tmp_path: Path, group: str, healthy: int):
+    # Masters: 3 with a quorum of 2, so one may go. Data: 2 planned, one at a time.
+    budget = f"es-logging-{group}"
+    wait_until_ns(
+        kube,
+        f"{budget} healthy with one disruption allowed",
+        lambda: (st := kube.get("pdb", budget, "-n", NS)["status"]).get("currentHealthy") == healthy and st.get("disruptionsAllowed") == 1,
+    )
+    names = sorted(p["metadata"]["name"] for p in running_pods(kube, group))
+    assert len(names) == healthy
+    results = evict_all_at_once(kube, names, tmp_path)
+    evicted = [r for r in results if r.returncode == 0]
+    refused = [r for r in results if r.returncode != 0]
+    assert len(evicted) == 1, [(r.returncode, r.stderr) for r in results]
+    assert all("disruption budget" in r.stderr for r in refused), [r.stderr for r in refused]
+    wait_until_ns(kube, f"{group} pods back to {healthy}", lambda: len(running_pods(kube, group)) == healthy)
 
 
 def test_destroy_removes_every_object(stack: Stack, kube: Kube):

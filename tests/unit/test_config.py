@@ -228,3 +228,23 @@ def test_data_on_empty_dir_warns():
 def test_group_names_must_leave_room_for_workload_names():
     found = problems({"clusterName": "a" * 40, "nodeGroups": {"master-eligible-nodes": {"roles": ["master"]}}})
     assert "at most 11 characters" in found["nodeGroups.master-eligible-nodes"]
+
+
+@pytest.mark.parametrize("value, seconds", [(None, 300), ("90s", 90), ("1h30m", 5400), ("10s", 10), ("24h", 86400)])
+def test_rollout_timeout_is_a_duration_per_pod(value, seconds):
+    raw = {"nodeGroups": {"m": {"roles": ["master", "data", "client"], "replicas": 3, "workload": "Deployment"}}}
+    if value is not None:
+        raw["rolloutTimeout"] = value
+    cluster = load(raw)
+    assert cluster.rollout_timeout_seconds == seconds
+    from es_cluster import specs
+
+    # The workload's bound is one rolloutTimeout per pod restarted one at a time.
+    assert specs.rollout_timeout(cluster.groups[0], cluster) == f"{3 * seconds}s"
+    deployment = specs.workload(cluster.groups[0], cluster, "img")
+    assert deployment["spec"]["progressDeadlineSeconds"] == seconds
+
+
+@pytest.mark.parametrize("value", ["5", "9s", "25h", "5 m", "5m\n", "-5m", "", 300, "1d"])
+def test_rollout_timeout_refuses_what_is_not_a_duration_in_range(value):
+    assert "rolloutTimeout" in problems({"rolloutTimeout": value, "nodeGroups": {"m": {"roles": ["master"]}}})

@@ -32,6 +32,7 @@ def test_schema_inputs_are_the_stack_config_keys(schema):
         "image",
         "kubeconfig",
         "httpServiceType",
+        "rolloutTimeout",
     }
     assert res["requiredInputs"] == ["nodeGroups"]
     assert res["inputProperties"]["nodeGroups"]["additionalProperties"]["$ref"] == "#/types/es-cluster:index:NodeGroup"
