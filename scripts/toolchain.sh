@@ -56,7 +56,7 @@ fi
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$BIN" "$WORK" "$PULUMI_HOME"
-log() { echo "toolchain: $*" >&2; }
+log() { echo "toolchain [+${SECONDS}s]: $*" >&2; }
 
 # have NAME VERSION: true when NAME was built (or linked) at VERSION already.
 have() { [[ -x "$BIN/$1" && "$(cat "$BIN/.$1.version" 2>/dev/null)" == "$2" ]]; }
@@ -224,4 +224,5 @@ build_yaml_host
 build_kubernetes_provider
 build_docker_provider
 build_control_plane
+log "done"
 echo "$BIN"
