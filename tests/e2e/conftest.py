@@ -229,7 +229,7 @@ class Stack:
         for f in PROGRAM_FILES:
             src = ROOT / f
             (shutil.copytree if src.is_dir() else shutil.copy)(src, workdir / f)
-        # Pulumi.yaml names .venv; the dynamic provider's shim runs the Python found there.
+        # Pulumi.yaml names .venv; the language host runs the Python found there.
         (workdir / ".venv").symlink_to(Path(sys.prefix))
         (workdir / "state").mkdir()
         self.env = {**env, "PULUMI_BACKEND_URL": f"file://{workdir / 'state'}"}
