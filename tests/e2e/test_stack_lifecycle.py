@@ -180,10 +180,15 @@ def test_a_rollout_that_cannot_succeed_fails_within_its_bound_and_the_others_kee
         assert proc.returncode != 0, out
         # The data DaemonSet (2 planned pods) had 2 x 15 s, not the provider's ten minutes.
         assert elapsed < 180, (elapsed, out)
-        assert "es-logging-daemonset-es-logging-data" in out and "Insufficient cpu" in out, out
-        # One pod at a time: the other data pod was never touched and still serves.
+        # The provider names the workload, how far it got, and that it timed out.
+        assert "es-logging-daemonset-es-logging-data" in out and "Updated: 1/2" in out and "timed out" in out, out
+        # One pod at a time: the other data pod was never touched and still serves; the new
+        # one is Pending, unschedulable for lack of CPU (what kubectl get pods shows).
         still = {p["metadata"]["name"] for p in running_pods(kube, "data")}
         assert len(still & before) == len(before) - 1, (before, still, kube.describe(NS))
+        [pending] = [p for p in pods(kube, "data") if p["status"].get("phase") == "Pending"]
+        [scheduled] = [c for c in pending["status"]["conditions"] if c["type"] == "PodScheduled"]
+        assert scheduled["reason"] == "Unschedulable" and "Insufficient cpu" in scheduled["message"], scheduled
     finally:
         stack.write_config(config)
     stack.up()
