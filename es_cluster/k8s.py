@@ -79,28 +79,26 @@ def is_int(v: Any) -> bool:
 # --- names --------------------------------------------------------------------------------------
 
 
-def dns1123_label(v: Any, max_len: int = 63) -> str | None:
-    if not _is_str(v) or not _DNS1123_LABEL.fullmatch(v):
-        return "must be lower-case letters, digits and '-', starting and ending with a letter or digit"
+def _name(v: Any, pattern: re.Pattern[str], rule: str, max_len: int) -> str | None:
+    if not _is_str(v) or not pattern.fullmatch(v):
+        return f"must be {rule}"
     if len(v) > max_len:
         return f"must be at most {max_len} characters, got {len(v)}"
     return None
+
+
+def dns1123_label(v: Any, max_len: int = 63) -> str | None:
+    return _name(v, _DNS1123_LABEL, "lower-case letters, digits and '-', starting and ending with a letter or digit", max_len)
 
 
 def dns1035_label(v: Any, max_len: int = 63) -> str | None:
-    if not _is_str(v) or not _DNS1035_LABEL.fullmatch(v):
-        return "must be lower-case letters, digits and '-', starting with a letter and ending with a letter or digit"
-    if len(v) > max_len:
-        return f"must be at most {max_len} characters, got {len(v)}"
-    return None
+    rule = "lower-case letters, digits and '-', starting with a letter and ending with a letter or digit"
+    return _name(v, _DNS1035_LABEL, rule, max_len)
 
 
 def dns1123_subdomain(v: Any, max_len: int = 253) -> str | None:
-    if not _is_str(v) or not _DNS1123_SUBDOMAIN.fullmatch(v):
-        return "must be lower-case letters, digits, '-' and '.', each part starting and ending with a letter or digit"
-    if len(v) > max_len:
-        return f"must be at most {max_len} characters, got {len(v)}"
-    return None
+    rule = "lower-case letters, digits, '-' and '.', each part starting and ending with a letter or digit"
+    return _name(v, _DNS1123_SUBDOMAIN, rule, max_len)
 
 
 def label_key(v: Any) -> str | None:
