@@ -183,3 +183,22 @@ def test_registry_host_follows_dockers_rule(repository, host):
     from es_cluster.image import registry_host
 
     assert registry_host(repository) == host
+
+
+@pulumi.runtime.test
+def test_a_docker_provider_given_to_the_component_builds_and_pushes(mocks):
+    import pulumi_docker as docker
+
+    engine = docker.Provider("remote-engine", host="tcp://builder.example:2376")
+    es = EsCluster(
+        "logs",
+        EsClusterArgs(node_groups={"all": NodeGroupArgs(roles=["master", "data", "client"], replicas=1)}),
+        opts=pulumi.ResourceOptions(providers=[engine]),
+    )
+
+    def check(_):
+        for typ in (REMOTE_IMAGE, REGISTRY_IMAGE):
+            [res] = by_type(mocks, typ).values()
+            assert res.provider is not None and "::remote-engine::" in res.provider, res.provider
+
+    return settled(es, es.image_ref).apply(check)
