@@ -158,6 +158,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 TOML
   local taints=""
   [[ -n "${REAL_NODE_TAINT:-}" ]] && taints='registerWithTaints: [{key: es-cluster.io/real-node, value: "true", effect: NoSchedule}]'
+  # The nodes share this machine's disk, so the kubelet's image GC (from 85% used) can free
+  # nothing of use, and it deletes the pause image, which was imported (it cannot be pulled
+  # back) and which containerd 1.6 does not pin: image GC is off (high threshold 100).
   cat >"$d/kubelet.yaml" <<KUBELET
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -182,6 +185,8 @@ clusterDomain: cluster.local
 maxPods: 30
 serializeImagePulls: false
 evictionHard: {memory.available: 100Mi, nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
 $taints
 KUBELET
   # The kubelet checks that its cgroup root exists; cpuset children need cpus and mems set.
