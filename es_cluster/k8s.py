@@ -233,7 +233,8 @@ def _name_ok(name: str) -> bool:
 def repository(v: Any) -> str | None:
     """An image name without tag or digest, such as registry.example.com:5000/team/es."""
     if not _is_str(v) or not _REPOSITORY.fullmatch(v) or not _name_ok(v):
-        if _is_str(v) and _REFERENCE.fullmatch(v) and _REFERENCE.fullmatch(v).group("name") != v:
+        ref = _REFERENCE.fullmatch(v) if _is_str(v) else None
+        if ref and ref.group("name") != v:
             return "must not carry a tag or digest (the tag is derived from the image context)"
         return "must be an image name such as localhost:5000/es-kubernetes (lower-case path, optional registry host)"
     return None

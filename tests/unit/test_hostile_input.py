@@ -223,7 +223,6 @@ def test_render_of_a_broken_file_is_one_error_line_naming_it(tmp_path):
 
 
 def test_render_to_an_existing_file_is_refused(tmp_path):
-    (ROOT / "Pulumi.dev.yaml").read_text()
     stack_file(tmp_path, (ROOT / "Pulumi.dev.yaml").read_text())
     target = tmp_path / "taken"
     target.write_text("keep me")
