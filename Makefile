@@ -35,7 +35,7 @@ lint: venv ## ruff
 
 test: venv lint ## everything CI runs: lint, unit, and end-to-end against a local cluster
 	scripts/toolchain.sh
-	$(VENV)/bin/python -m pytest tests/unit tests/e2e
+	$(VENV)/bin/python -m pytest --durations=25 tests/unit tests/e2e
 
 e2e: venv ## end-to-end tests only (real engine, providers and API server)
 	scripts/toolchain.sh
