@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import constants as c
-from . import k8s
+from . import impact, k8s
 from .model import Cluster, Image, NodeGroup, Storage
 
 # The image build context inside the package (image_context links to the repository's image/ and
@@ -107,6 +107,8 @@ class EsClusterArgs:
     kubeconfig: KubeconfigArgs | None = None
     http_service_type: str = "ClusterIP"
     rollout_timeout: str = DEFAULT_ROLLOUT_TIMEOUT  # per pod restarted one at a time
+    # Changes that lose quorum or data are refused unless named here (or True): see impact.py.
+    allow_disruptive: bool | Sequence[str] = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,6 +123,7 @@ _TOP_KEYS = {
     "nodeGroups": "node_groups",
     "httpServiceType": "http_service_type",
     "rolloutTimeout": "rollout_timeout",
+    "allowDisruptive": "allow_disruptive",
 }
 _IMAGE_KEYS = {
     "repository": "repository",
@@ -180,7 +183,7 @@ def _pick(raw: Any, key: str, names: Mapping[str, str], problems: _Problems) -> 
 
 # Fields whose values `pulumi config set --path` may store as strings ("3", "true").
 _INT_FIELDS = {"replicas"}
-_BOOL_FIELDS = {"push", "create_namespace", "insecure_registry"}
+_BOOL_FIELDS = {"push", "create_namespace", "insecure_registry", "allow_disruptive"}
 # Object-valued fields the CLI hands over as "" when the stack file says null.
 _NULLABLE_OBJECTS = {"kubeconfig", "storage"}
 
@@ -253,6 +256,10 @@ def validate(args: EsClusterArgs) -> Cluster:
     if rollout_seconds is None or not 10 <= rollout_seconds <= 24 * 3600:
         problems.add("rolloutTimeout", f"must be a duration from 10s to 24h such as 5m, 90s or 1h30m, got {_show(args.rollout_timeout)}")
 
+    allow, allow_error = impact.parse_allow(args.allow_disruptive)
+    if allow_error:
+        problems.add("allowDisruptive", allow_error)
+
     kubeconfig = None
     if args.kubeconfig is not None:
         if not isinstance(args.kubeconfig, KubeconfigArgs):
@@ -302,6 +309,7 @@ def validate(args: EsClusterArgs) -> Cluster:
         kubeconfig_host_path=kubeconfig,
         http_service_type=args.http_service_type,
         rollout_timeout_seconds=rollout_seconds or 0,
+        allow_disruptive=allow or frozenset(),
         groups=tuple(groups),
         warnings=tuple(warnings),
     )

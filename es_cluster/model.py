@@ -74,6 +74,8 @@ class Cluster:
     http_service_type: str
     groups: tuple[NodeGroup, ...]
     rollout_timeout_seconds: int = 300
+    # The kinds of disruptive change allowed for this deploy (impact.DISRUPTIONS).
+    allow_disruptive: frozenset[str] = frozenset()
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property

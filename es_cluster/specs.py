@@ -320,20 +320,31 @@ def disruption_budget(group: NodeGroup, cluster: Cluster) -> Manifest:
     }
 
 
-def manifests(cluster: Cluster, image: Any) -> list[Manifest]:
-    """Every object of the cluster, each after the objects it needs."""
+def cluster_manifests(cluster: Cluster) -> list[Manifest]:
+    """The objects every group's pods need, each after the objects it needs."""
     out: list[Manifest] = []
     if cluster.create_namespace:
         out.append(namespace(cluster))
-    out += [
+    return out + [
         service_account(cluster),
         discovery_role(cluster),
         discovery_role_binding(cluster),
         transport_service(cluster),
         http_service(cluster),
     ]
+
+
+def group_manifests(group: NodeGroup, cluster: Cluster, image: Any) -> list[Manifest]:
+    """A group's workload, and its disruption budget when it has pods."""
+    out = [workload(group, cluster, image)]
+    if group.replicas > 0:
+        out.append(disruption_budget(group, cluster))
+    return out
+
+
+def manifests(cluster: Cluster, image: Any) -> list[Manifest]:
+    """Every object of the cluster, each after the objects it needs."""
+    out = cluster_manifests(cluster)
     for group in cluster.groups:
-        out.append(workload(group, cluster, image))
-        if group.replicas > 0:
-            out.append(disruption_budget(group, cluster))
+        out += group_manifests(group, cluster, image)
     return out

@@ -1,0 +1,397 @@
+"""What a change does to the running cluster: the record of a deployed cluster, the comparison
+of the last deployed record with the new config, and the changes refused unless allowed.
+
+Pure functions. The component keeps the record of its last successful deploy in a stack output
+and reads it back through a StackReference to its own stack (see component.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import constants as c
+from . import specs
+from .model import Cluster, NodeGroup, master_quorum
+
+RECORD_VERSION = 1
+
+# What `allowDisruptive` can name; `true` allows all of them.
+QUORUM_LOSS = "quorumLoss"
+DATA_REPLACE = "dataReplace"
+DATA_SCALE_DOWN = "dataScaleDown"
+DISRUPTIONS = (QUORUM_LOSS, DATA_REPLACE, DATA_SCALE_DOWN)
+ALLOW_KEY = "es-cluster:allowDisruptive"
+
+# The order groups roll in when one change restarts several: data first, masters last, so the
+# cluster keeps its elected master while everything else restarts (as ECK does).
+ROLL_CLASSES = ("data", "client", "master")
+
+
+def roll_class(roles: tuple[str, ...] | list[str]) -> int:
+    """0 for groups holding data without the master role, 1 for client-only, 2 for master-eligible."""
+    if "master" in roles:
+        return 2
+    if "data" in roles:
+        return 0
+    return 1
+
+
+def roll_order(cluster: Cluster) -> tuple[NodeGroup, ...]:
+    """The cluster's groups in the order their rollouts run, each after the one before."""
+    return tuple(sorted(cluster.groups, key=lambda g: roll_class(g.roles)))
+
+
+# --- the record of a deployed cluster ---------------------------------------------------------
+
+
+def record(cluster: Cluster, image: str) -> dict[str, Any]:
+    """What the next change is compared with. `image` is the build's identity known before the
+    build (the content tag, or the given reference), so a preview can compare it."""
+    return {
+        "version": RECORD_VERSION,
+        "clusterName": cluster.name,
+        "namespace": cluster.namespace,
+        "groups": {g.name: _group_record(g, cluster, image) for g in cluster.groups},
+    }
+
+
+def _group_record(group: NodeGroup, cluster: Cluster, image: str) -> dict[str, Any]:
+    w = specs.workload(group, cluster, image)
+    if group.storage.host_path is not None:
+        storage: dict[str, Any] = {"type": "hostPath", "path": group.storage.host_path}
+    elif group.storage.size is not None:
+        storage = {"type": "volumeClaim", "size": group.storage.size, "storageClass": group.storage.storage_class}
+    else:
+        storage = {"type": "emptyDir"}
+    return {
+        "kind": group.workload,
+        "workload": w["metadata"]["name"],
+        "roles": list(group.roles),
+        "replicas": group.replicas,
+        "storage": storage,
+        "selector": w["spec"]["selector"],
+        "volumeClaimTemplates": w["spec"].get("volumeClaimTemplates"),
+        "template": w["spec"]["template"],
+    }
+
+
+def canonical(value: Any) -> Any:
+    """A record as read back from a stack output: whole floats are ints again, tuples lists."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    return value
+
+
+# --- the comparison ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupImpact:
+    name: str
+    change: str  # added, removed, replaced, updated, unchanged
+    scaled: tuple[int, int] | None = None
+    restart: tuple[str, ...] = ()  # what changed in the pod template: a rolling restart
+    replaced: tuple[str, ...] = ()  # the immutable fields that changed
+    data: str | None = None  # what happens to the data of a replaced or removed group
+
+    def line(self) -> str:
+        if self.change == "added":
+            return f"{self.name}: added, {self.scaled[1] if self.scaled else 0} pod(s)"
+        if self.change == "removed":
+            return f"{self.name}: removed, all {self.scaled[0] if self.scaled else 0} pod(s) go; {self.data}"
+        if self.change == "replaced":
+            return f"{self.name}: replaced ({', '.join(self.replaced)}): every pod of the group is down at once; {self.data}"
+        parts = []
+        if self.scaled:
+            parts.append(f"scaled {self.scaled[0]} -> {self.scaled[1]}")
+        if self.restart:
+            parts.append(f"rolling restart, one pod at a time ({', '.join(self.restart)})")
+        return f"{self.name}: {'; '.join(parts) or 'unchanged'}"
+
+
+@dataclass(frozen=True)
+class Disruption:
+    """A change that loses quorum or data: refused unless `allowDisruptive` names its kind."""
+
+    kind: str
+    keys: tuple[str, ...]
+    message: str
+
+    def refusal(self) -> str:
+        return (
+            f"{', '.join(self.keys)}: {self.message} Refused; to do it anyway, set {ALLOW_KEY} to [{self.kind}] (or true) for this change."
+        )
+
+
+@dataclass(frozen=True)
+class Impact:
+    first_deploy: bool
+    masters: tuple[int | None, int]
+    groups: tuple[GroupImpact, ...] = ()
+    order: tuple[str, ...] = ()
+    refused: tuple[Disruption, ...] = ()
+    allowed: tuple[Disruption, ...] = ()
+    unchanged: bool = field(default=False)
+
+    def summary(self) -> str:
+        """The text printed on every preview and up, on the component."""
+        after = self.masters[1]
+        if self.first_deploy:
+            return f"es-cluster: first deploy: masters {after} (quorum {master_quorum(after)}); creates " + ", ".join(
+                f"{g.name} ({g.scaled[1] if g.scaled else 0})" for g in self.groups
+            )
+        if self.unchanged:
+            return "es-cluster: no change to the running cluster"
+        before = self.masters[0] or 0
+        lines = ["es-cluster: what this change does to the running cluster:"]
+        quorum = f"masters {before} (quorum {master_quorum(before)}) -> {after} (quorum {master_quorum(after)})"
+        lines.append(f"  quorum: {quorum}" if before != after else f"  quorum: unchanged, masters {after} (quorum {master_quorum(after)})")
+        lines += [f"  {g.line()}" for g in self.groups]
+        if self.order:
+            lines.append(f"  roll order: {' -> '.join(self.order)}, each group's rollout finishing before the next starts")
+        for d in self.allowed:
+            lines.append(f"  allowed by {ALLOW_KEY} ({d.kind}): {d.message}")
+        return "\n".join(lines)
+
+    def output(self) -> dict[str, Any]:
+        """The same, as the structured stack output."""
+        return {
+            "firstDeploy": self.first_deploy,
+            "changed": not self.unchanged,
+            "masters": {"before": self.masters[0], "after": self.masters[1]},
+            "groups": {
+                g.name: {
+                    "change": g.change,
+                    **({"scaled": list(g.scaled)} if g.scaled and g.change == "updated" else {}),
+                    **({"restart": list(g.restart)} if g.restart else {}),
+                    **({"replaced": list(g.replaced)} if g.replaced else {}),
+                    **({"data": g.data} if g.data else {}),
+                }
+                for g in self.groups
+            },
+            "rollOrder": list(self.order),
+            "allowed": [d.kind for d in self.allowed],
+            "summary": self.summary(),
+        }
+
+
+def compare(before: Mapping[str, Any] | None, cluster: Cluster, image: str, allow: frozenset[str]) -> Impact:
+    """The impact of deploying `cluster` over the cluster last deployed as `before` (a record,
+    or None on a stack's first deploy)."""
+    after = record(cluster, image)
+    masters_after = cluster.master_eligible
+    if not before or before.get("version") != RECORD_VERSION:
+        return Impact(
+            first_deploy=True,
+            masters=(None, masters_after),
+            groups=tuple(GroupImpact(g.name, "added", scaled=(0, g.replicas)) for g in cluster.groups),
+        )
+    before = canonical(before)
+    old_groups: Mapping[str, Any] = before["groups"]
+    new_groups: Mapping[str, Any] = after["groups"]
+    masters_before = sum(g["replicas"] for g in old_groups.values() if "master" in g["roles"])
+
+    impacts: list[GroupImpact] = []
+    masters_down = 0  # master-eligible pods gone at once: removed, replaced or scaled away
+    master_keys: list[str] = []
+    disruptions: list[Disruption] = []
+    for name, new in new_groups.items():
+        old = old_groups.get(name)
+        if old is None:
+            impacts.append(GroupImpact(name, "added", scaled=(0, new["replicas"])))
+            continue
+        replaced = _replaced_fields(before, after, old, new)
+        if replaced:
+            impacts.append(GroupImpact(name, "replaced", replaced=tuple(r for r, _ in replaced), data=_data_fate(old)))
+            if "master" in old["roles"] and old["replicas"]:
+                masters_down += old["replicas"]
+                master_keys.append(replaced[0][1].format(group=name))
+            if "data" in old["roles"] and old["replicas"]:
+                disruptions.append(
+                    Disruption(
+                        DATA_REPLACE,
+                        tuple(dict.fromkeys(key.format(group=name) for _, key in replaced)),
+                        f"replacing data group {name} ({', '.join(r for r, _ in replaced)}) takes all "
+                        f"{old['replicas']} of its pods down at once; {_data_fate(old)}.",
+                    )
+                )
+            continue
+        scaled = (old["replicas"], new["replicas"]) if old["replicas"] != new["replicas"] else None
+        restart = tuple(restart_reasons(old["template"], new["template"]))
+        change = "updated" if scaled or restart else "unchanged"
+        impacts.append(GroupImpact(name, change, scaled=scaled, restart=restart))
+        if scaled and scaled[1] < scaled[0]:
+            if "master" in old["roles"]:
+                masters_down += scaled[0] - scaled[1]
+                master_keys.append(f"nodeGroups.{name}.replicas")
+            if "data" in old["roles"] and scaled[0] - scaled[1] > 1:
+                disruptions.append(_data_scale_down(name, f"nodeGroups.{name}.replicas", scaled[0], scaled[1]))
+    for name, old in old_groups.items():
+        if name in new_groups:
+            continue
+        impacts.append(GroupImpact(name, "removed", scaled=(old["replicas"], 0), data=_data_fate(old)))
+        if "master" in old["roles"]:
+            masters_down += old["replicas"]
+            master_keys.append(f"nodeGroups.{name}")
+        if "data" in old["roles"] and old["replicas"] > 1:
+            disruptions.append(_data_scale_down(name, f"nodeGroups.{name}", old["replicas"], 0))
+
+    if masters_before and masters_down and 2 * masters_down >= masters_before:
+        survivors = masters_before - masters_down
+        disruptions.insert(
+            0,
+            Disruption(
+                QUORUM_LOSS,
+                tuple(dict.fromkeys(master_keys)),
+                f"this takes {masters_down} of the {masters_before} master-eligible nodes away at once, "
+                f"and the {survivors} left cannot reach the quorum of {master_quorum(masters_before)} "
+                "they run with, so no master can be elected until the change completes, or ever if it fails.",
+            ),
+        )
+
+    restarting = [g for g in impacts if g.change == "updated" and g.restart]
+    roles_of = {name: g["roles"] for name, g in new_groups.items()}
+    order = tuple(g.name for g in sorted(restarting, key=lambda g: roll_class(roles_of[g.name])))
+    return Impact(
+        first_deploy=False,
+        masters=(masters_before, masters_after),
+        groups=tuple(impacts),
+        order=order if len(order) > 1 else (),
+        refused=tuple(d for d in disruptions if d.kind not in allow),
+        allowed=tuple(d for d in disruptions if d.kind in allow),
+        unchanged=all(g.change == "unchanged" for g in impacts),
+    )
+
+
+def _data_scale_down(name: str, key: str, old: int, new: int) -> Disruption:
+    return Disruption(
+        DATA_SCALE_DOWN,
+        (key,),
+        f"data group {name} goes from {old} to {new} nodes in one change; the shards of every node "
+        "removed at once are lost unless each has a replica elsewhere. Scale down one node at a time, "
+        "waiting for green in between.",
+    )
+
+
+# The fields of a workload Kubernetes cannot change in place, with the config key behind each.
+def _replaced_fields(
+    before: Mapping[str, Any], after: Mapping[str, Any], old: Mapping[str, Any], new: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if before["namespace"] != after["namespace"]:
+        out.append((f"namespace {before['namespace']} -> {after['namespace']}", "namespace"))
+    if before["clusterName"] != after["clusterName"]:
+        out.append((f"clusterName {before['clusterName']} -> {after['clusterName']}", "clusterName"))
+    if old["kind"] != new["kind"]:
+        out.append((f"workload kind {old['kind']} -> {new['kind']}", "nodeGroups.{group}.workload"))
+    elif old["kind"] == "StatefulSet" and old["volumeClaimTemplates"] != new["volumeClaimTemplates"]:
+        out.append((f"volumeClaimTemplates ({_claim(old)} -> {_claim(new)})", "nodeGroups.{group}.storage"))
+    if old["selector"] != new["selector"] and not out:
+        out.append(("selector", "nodeGroups.{group}"))
+    return out
+
+
+def _claim(group: Mapping[str, Any]) -> str:
+    s = group["storage"]
+    if s["type"] != "volumeClaim":
+        return s["type"]
+    return s["size"] + (f", class {s['storageClass']}" if s.get("storageClass") else "")
+
+
+def _data_fate(old: Mapping[str, Any]) -> str:
+    s = old["storage"]
+    if s["type"] == "hostPath":
+        return f"its hostPath data stays on the nodes, in {s['path']}"
+    if s["type"] == "volumeClaim":
+        return "its volume claims are kept; only a StatefulSet of the same name and namespace uses them again"
+    return "its emptyDir data is lost"
+
+
+# --- what restarts the pods --------------------------------------------------------------------
+
+_KUBECONFIG_ENV = (c.ENV_TRY_KUBECONFIG, c.ENV_KUBECONFIG)
+
+
+def _container(template: Mapping[str, Any]) -> Mapping[str, Any]:
+    for cont in template.get("spec", {}).get("containers", []):
+        if cont.get("name") == specs.ES_CONTAINER:
+            return cont
+    return {}
+
+
+def _env(template: Mapping[str, Any]) -> dict[str, str]:
+    out = {}
+    for e in _container(template).get("env", []):
+        out[e["name"]] = str(e["value"]) if "value" in e else "(from the pod)"
+    return out
+
+
+def _named(items: list[Mapping[str, Any]] | None, name: str) -> Any:
+    return next((i for i in items or [] if i.get("name") == name), None)
+
+
+def _kubeconfig(template: Mapping[str, Any]) -> Any:
+    spec = template.get("spec", {})
+    env = _env(template)
+    return (
+        _named(spec.get("volumes"), specs.KUBECONFIG_VOLUME),
+        _named(_container(template).get("volumeMounts"), specs.KUBECONFIG_VOLUME),
+        [env.get(k) for k in _KUBECONFIG_ENV],
+    )
+
+
+# Parts of the pod template, by the name a user knows them by. Any other difference is reported
+# as "pod template".
+_TEMPLATE_PARTS: tuple[tuple[str, Any], ...] = (
+    ("image", lambda t: _container(t).get("image")),
+    ("resources", lambda t: _container(t).get("resources")),
+    ("kubeconfig mount", _kubeconfig),
+    (
+        "storage volume",
+        lambda t: (_named(t["spec"].get("volumes"), specs.STORAGE_VOLUME), _named(_container(t).get("volumeMounts"), specs.STORAGE_VOLUME)),
+    ),
+    ("nodeSelector", lambda t: t["spec"].get("nodeSelector")),
+    ("tolerations", lambda t: t["spec"].get("tolerations")),
+    ("anti-affinity", lambda t: t["spec"].get("affinity")),
+    ("probes", lambda t: (_container(t).get("readinessProbe"), _container(t).get("livenessProbe"))),
+    ("security context", lambda t: (_container(t).get("securityContext"), t["spec"].get("securityContext"))),
+    ("pod labels", lambda t: t.get("metadata", {}).get("labels")),
+)
+
+
+def restart_reasons(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Why a changed pod template restarts the pods, named as the user knows each part."""
+    if old == new:
+        return []
+    reasons = [name for name, part in _TEMPLATE_PARTS if part(old) != part(new)]
+    old_env, new_env = _env(old), _env(new)
+    for name in sorted(set(old_env) | set(new_env), key=lambda n: (n != c.ENV_HEAP_SIZE, n)):
+        a, b = old_env.get(name, "(unset)"), new_env.get(name, "(unset)")
+        if a == b or name in _KUBECONFIG_ENV:
+            continue
+        reasons.append(f"heap {a} -> {b}" if name == c.ENV_HEAP_SIZE else f"env {name} {a} -> {b}")
+    return reasons or ["pod template"]
+
+
+def parse_allow(value: Any) -> tuple[frozenset[str] | None, str | None]:
+    """`allowDisruptive`: true, false, a list of DISRUPTIONS, or the same as one comma-separated
+    string (what `pulumi config set es-cluster:allowDisruptive quorumLoss` stores). Returns
+    (kinds, None) or (None, error)."""
+    if value is None or value is False:
+        return frozenset(), None
+    if value is True:
+        return frozenset(DISRUPTIONS), None
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",")]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        unknown = [v for v in value if v not in DISRUPTIONS]
+        if not unknown:
+            return frozenset(value), None
+        return None, f"unknown kind {', '.join(repr(u) for u in unknown)}; the kinds are {', '.join(DISRUPTIONS)}"
+    return None, f"must be true, false or a list of {', '.join(DISRUPTIONS)}, got {value!r}"
