@@ -1,4 +1,5 @@
-"""EsCluster: the one component. It validates, then wires the spec builders to resources."""
+"""EsCluster: the one component. It validates, checks what the change does to the running
+cluster, then wires the spec builders to resources."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pulumi.runtime import known_types
 
-from . import specs
+from . import impact, specs
 from .config import EsClusterArgs, validate
+from .image import identity as image_identity
 from .image import image_ref as declare_image
 from .model import Cluster
 
@@ -34,12 +37,28 @@ def _resource_args(manifest: dict[str, Any]) -> dict[str, Any]:
     return {names.get(k, k): v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
 
 
+def record_output_name(name: str) -> str:
+    """The stack output holding the component's last successful deploy and its impact."""
+    return f"es-cluster:{name}"
+
+
+def _own_stack() -> str:
+    return f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+
+
+class ChangeRefused(pulumi.RunError):
+    """A change that loses quorum or data, not allowed by allowDisruptive. RunError: the CLI
+    prints the message alone, without a Python traceback."""
+
+
 class EsCluster(pulumi.ComponentResource):
     """A production Elasticsearch cluster: image, RBAC, two services, one workload and one
     disruption budget per node group.
 
     Outputs: namespace, http_service, transport_service, http_url, image_ref, workloads
-    (group name -> workload name).
+    (group name -> workload name), impact (what this deploy does to the running cluster), record
+    (the deployed cluster and the impact, which the stack output `es-cluster:<name>` holds for
+    the next preview to compare with).
     """
 
     namespace: pulumi.Output[str]
@@ -48,6 +67,8 @@ class EsCluster(pulumi.ComponentResource):
     http_url: pulumi.Output[str]
     image_ref: pulumi.Output[str]
     workloads: pulumi.Output[dict[str, str]]
+    impact: pulumi.Output[dict[str, Any]]
+    record: pulumi.Output[dict[str, Any]]
 
     def __init__(self, name: str, args: EsClusterArgs | Cluster, opts: pulumi.ResourceOptions | None = None):
         # Validate before registering anything: bad input must leave the stack untouched.
@@ -56,36 +77,83 @@ class EsCluster(pulumi.ComponentResource):
         for warning in cluster.warnings:
             pulumi.log.warn(warning, resource=self)
 
-        child = pulumi.ResourceOptions(parent=self)
+        # What this change does to the running cluster: the new config against the record this
+        # stack exported on its last successful deploy, read through a reference to itself.
+        # Every child waits for the verdict, so a refused change touches nothing.
+        output_name = record_output_name(name)
+        last = pulumi.StackReference(f"{name}-last-deployed", stack_name=_own_stack(), opts=pulumi.ResourceOptions(parent=self))
+        identity = image_identity(cluster.image)
+
+        def judge(previous: Any) -> impact.Impact:
+            result = impact.compare((previous or {}).get("deployed"), cluster, identity, cluster.allow_disruptive)
+            pulumi.log.info(result.summary(), resource=self)
+            if cluster.allow_disruptive and not result.allowed and not result.refused:
+                pulumi.log.warn(
+                    f"allowDisruptive allows {', '.join(sorted(cluster.allow_disruptive))}, and this change needs none of "
+                    "it: remove it (pulumi config rm es-cluster:allowDisruptive) so the next change that loses quorum "
+                    "or data is refused again",
+                    resource=self,
+                )
+            if result.refused:
+                for d in result.refused:
+                    pulumi.log.error(d.refusal(), resource=self)
+                raise ChangeRefused(f"{name}: refused: " + " ".join(d.refusal() for d in result.refused))
+            return result
+
+        verdict = last.get_output(output_name).apply(judge)
+        gate = verdict.apply(lambda _: [last])
+        child = pulumi.ResourceOptions(parent=self, depends_on=gate)
+
+        image_ref: pulumi.Input[str]
         if cluster.image.reference is not None:
-            image_ref: pulumi.Input[str] = cluster.image.reference
+            image_ref = cluster.image.reference
         else:
             image_ref = declare_image(name, cluster.image, child)
 
-        # A rollout that cannot succeed fails `up` after rolloutTimeout per pod, not ten minutes.
-        timeouts = {specs.workload_name(cluster, g): specs.rollout_timeout(g, cluster) for g in cluster.groups}
         created: dict[str, pulumi.Resource] = {}
-        namespace_deps: list[pulumi.Resource] = []
-        # Pods need their namespace, service account, RBAC and discovery service first.
-        workload_deps: list[pulumi.Resource] = []
-        for manifest in specs.manifests(cluster, image_ref):
+
+        def declare(
+            manifest: dict[str, Any], depends_on: pulumi.Input[list[pulumi.Resource]], timeout: str | None = None
+        ) -> pulumi.Resource:
             kind, meta_name = manifest["kind"], manifest["metadata"]["name"]
             resource = _RESOURCE_CLASSES[kind](
                 f"{name}-{kind.lower()}-{meta_name}",
                 **_resource_args(manifest),
                 opts=pulumi.ResourceOptions(
                     parent=self,
-                    depends_on=list(workload_deps if kind in _WORKLOADS else namespace_deps),
-                    custom_timeouts=pulumi.CustomTimeouts(create=timeouts[meta_name], update=timeouts[meta_name])
-                    if kind in _WORKLOADS
-                    else None,
+                    depends_on=depends_on,
+                    custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout) if timeout else None,
                 ),
             )
             created[f"{kind}/{meta_name}"] = resource
-            if kind == "Namespace":
+            return resource
+
+        # Pods need their namespace, service account, RBAC and discovery service first.
+        namespace_deps: list[pulumi.Resource] = []
+        workload_deps: list[pulumi.Resource] = []
+        for manifest in specs.cluster_manifests(cluster):
+            resource = declare(manifest, gate.apply(lambda g, deps=list(namespace_deps): g + deps))
+            if manifest["kind"] == "Namespace":
                 namespace_deps.append(resource)
-            if kind in ("Namespace", "ServiceAccount", "RoleBinding", "Service"):
-                workload_deps.append(resource)
+            workload_deps.append(resource)
+
+        # Groups roll one at a time, data first and masters last: each workload waits for the
+        # one before it, and pulumi-kubernetes waits for a workload's rollout to finish. Not on
+        # a first deploy, where the masters must start beside the others to form the cluster.
+        previous: pulumi.Resource | None = None
+        for group in impact.roll_order(cluster):
+            before = previous
+
+            def workload_deps_for(result: impact.Impact, before: pulumi.Resource | None = before) -> list[pulumi.Resource]:
+                chain = [before] if before is not None and not result.first_deploy else []
+                return [last, *workload_deps, *chain]
+
+            for manifest in specs.group_manifests(group, cluster, image_ref):
+                if manifest["kind"] in _WORKLOADS:
+                    # A rollout that cannot succeed fails `up` after rolloutTimeout per pod.
+                    previous = declare(manifest, verdict.apply(workload_deps_for), specs.rollout_timeout(group, cluster))
+                else:
+                    declare(manifest, gate.apply(lambda g: g + workload_deps))
 
         self.namespace = pulumi.Output.from_input(cluster.namespace)
         self.http_service = pulumi.Output.from_input(specs.http_service_name(cluster))
@@ -93,7 +161,18 @@ class EsCluster(pulumi.ComponentResource):
         self.http_url = pulumi.Output.from_input(specs.http_url(cluster))
         self.image_ref = pulumi.Output.from_input(image_ref)
         self.workloads = pulumi.Output.from_input({g.name: specs.workload_name(cluster, g) for g in cluster.groups})
+        self.impact = verdict.apply(lambda result: result.output())
         self.resources = created
+        # The record resolves only once every object is in place, so after a failed `up` the
+        # stack keeps the record of the last deploy that succeeded.
+        deployed = impact.record(cluster, identity)
+        self.record = pulumi.Output.all(verdict, *[r.id for r in created.values()]).apply(
+            lambda values: {"deployed": deployed, "impact": values[0].output()}
+        )
+        # A program that imports the component exports it itself; a program using the component
+        # package exports `record` under the same name (the package host has no stack to export to).
+        if known_types.is_stack(pulumi.runtime.get_root_resource()):
+            pulumi.export(output_name, self.record)
         self.register_outputs(
             {
                 "namespace": self.namespace,
@@ -102,5 +181,7 @@ class EsCluster(pulumi.ComponentResource):
                 "http_url": self.http_url,
                 "image_ref": self.image_ref,
                 "workloads": self.workloads,
+                "impact": self.impact,
+                "record": self.record,
             }
         )

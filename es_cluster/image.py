@@ -38,6 +38,14 @@ def tagged_reference(repository: str, tag: str) -> str:
     return f"{repository}:{tag}"
 
 
+def identity(image: Image) -> str:
+    """The image as known before any build: the given reference, or repository:content-tag.
+    It changes exactly when the pods' image will, so a preview can compare it."""
+    if image.reference is not None:
+        return image.reference
+    return tagged_reference(image.repository, context_tag(image.context, image.base_image))
+
+
 def registry_host(repository: str) -> str:
     """The registry a repository lives in, by Docker's rule: the first path component when it
     looks like a host (has a dot or a port, or is localhost), else Docker Hub."""

@@ -87,6 +87,8 @@ class EsClusterInputs(TypedDict, total=False):
     """ClusterIP, NodePort or LoadBalancer."""
     rollout_timeout: str
     """How long one pod may take to become ready in a rolling update (default 5m)."""
+    allow_disruptive: list[str]
+    """Allow this change to do what is otherwise refused: quorumLoss, dataReplace, dataScaleDown."""
 
 
 # nodeGroups' keys are group names (kept), its values node groups (renamed as objects);
@@ -154,6 +156,10 @@ class EsCluster(component.EsCluster):
     """The image every pod runs, by digest when pushed."""
     workloads: pulumi.Output[dict[str, str]]
     """Group name -> workload name."""
+    impact: pulumi.Output[dict[str, Any]]
+    """What this deploy does to the running cluster: quorum, each group's change, roll order."""
+    record: pulumi.Output[dict[str, Any]]
+    """Export it as the stack output es-cluster:<name>: the next preview compares with it."""
 
     def __init__(self, name: str, args: EsClusterInputs, opts: Optional[pulumi.ResourceOptions] = None):  # noqa: UP045 (the schema analyzer reads Optional)
         super().__init__(name, parse_stack_config(stack_config_from_inputs(args)), opts)

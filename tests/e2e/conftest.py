@@ -253,9 +253,10 @@ class Stack:
         return self.pulumi("up", "--yes", "--skip-preview")
 
     def preview_steps(self) -> list[dict[str, Any]]:
-        """The steps of `pulumi preview --json` that change something."""
+        """The steps of `pulumi preview --json` that change something (not the component's read
+        of its own stack's record)."""
         out = self.pulumi("preview", "--json").stdout
-        return [s for s in json.loads(out).get("steps", []) if s["op"] != "same"]
+        return [s for s in json.loads(out).get("steps", []) if s["op"] not in ("same", "read")]
 
     def export(self) -> dict[str, Any]:
         return json.loads(self.pulumi("stack", "export").stdout)

@@ -57,6 +57,11 @@ def test_package_add_records_the_local_package(program: YamlProgram):
     assert not (PROVIDER / "pyvenv.cfg").exists()
 
 
+def impact_messages(preview_json: str) -> str:
+    """The info diagnostics of a `pulumi preview --json`, where the component prints its impact."""
+    return "\n".join(d["message"] for d in json.loads(preview_json).get("diagnostics", []) if d.get("severity") == "info")
+
+
 def test_schema_is_inferred_from_the_component(program: YamlProgram):
     schema = json.loads(program.pulumi("package", "get-schema", str(PROVIDER)).stdout)
     assert (schema["name"], schema["version"]) == ("es-cluster", tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"])
@@ -64,10 +69,12 @@ def test_schema_is_inferred_from_the_component(program: YamlProgram):
     assert res["isComponent"] is True
     assert set(res["inputProperties"]) == {
         "nodeGroups", "clusterName", "namespace", "createNamespace", "image", "kubeconfig", "httpServiceType",
-        "rolloutTimeout",
+        "rolloutTimeout", "allowDisruptive",
     }  # fmt: skip
     assert res["requiredInputs"] == ["nodeGroups"]
-    assert set(res["properties"]) == {"namespace", "httpService", "transportService", "httpUrl", "imageRef", "workloads"}
+    assert set(res["properties"]) == {
+        "namespace", "httpService", "transportService", "httpUrl", "imageRef", "workloads", "impact", "record"
+    }  # fmt: skip
     group = schema["types"]["es-cluster:index:NodeGroup"]
     assert group["required"] == ["roles"]
     assert group["properties"]["replicas"]["type"] == "integer"
@@ -123,7 +130,11 @@ def test_up_builds_pushes_and_deploys_through_the_package(program: YamlProgram, 
     try:
         program.pulumi("up", "--yes", "--skip-preview")
         outputs = json.loads(program.pulumi("stack", "output", "--json").stdout)
+        record = outputs.pop("es-cluster:search")
         assert outputs == {"url": "http://search-http.search.svc:9200", "workloads": {"all": "search-all"}}
+        assert record["impact"]["firstDeploy"] is True and set(record["deployed"]["groups"]) == {"all"}
+        # The program exports the record as the README says, so the next preview compares with it.
+        assert "es-cluster: no change to the running cluster" in impact_messages(program.pulumi("preview", "--json").stdout)
         state = json.loads(program.pulumi("stack", "export").stdout)["deployment"]["resources"]
         [push] = [r for r in state if r["type"] == "docker:index/registryImage:RegistryImage"]
         tag = push["outputs"]["name"].rsplit(":", 1)[1]

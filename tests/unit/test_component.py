@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pulumi
 import pytest
 
@@ -9,19 +14,29 @@ from es_cluster import ConfigError, EsCluster, EsClusterArgs, ImageArgs, NodeGro
 
 DIGEST = "sha256:" + "b" * 64
 DIGEST_REF = "localhost:5000/es-kubernetes@" + DIGEST
+ROOT = Path(__file__).resolve().parents[2]
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 REGISTRY_IMAGE = "docker:index/registryImage:RegistryImage"
 
 
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
+    """Records every registration. The stack reads its own outputs as `stack_outputs`, as the
+    engine reads them from the last checkpoint ({} before a stack's first deploy)."""
+
     def __init__(self):
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
+        self.stack_outputs: dict = {}
 
     def new_resource(self, args):
         self.resources.append(args)
         outputs = dict(args.inputs)
         if args.typ == REGISTRY_IMAGE:
             outputs["sha256Digest"] = DIGEST
+        if args.typ == STACK_REFERENCE:
+            outputs["outputs"] = self.stack_outputs
         return [args.name + "-id", outputs]
 
     def call(self, args):
@@ -56,6 +71,7 @@ def test_seed_stack_declares_every_object_under_the_component(mocks, seed_config
         assert types == sorted(
             [
                 "es-cluster:index:EsCluster",
+                STACK_REFERENCE,
                 REMOTE_IMAGE,
                 REGISTRY_IMAGE,
                 "kubernetes:core/v1:Namespace",
@@ -202,3 +218,105 @@ def test_a_docker_provider_given_to_the_component_builds_and_pushes(mocks):
             assert res.provider is not None and "::remote-engine::" in res.provider, res.provider
 
     return settled(es, es.image_ref).apply(check)
+
+
+def _seed_record(seed_config) -> dict:
+    from es_cluster import impact, validate
+    from es_cluster.image import identity
+
+    cluster = validate(parse_stack_config(seed_config))
+    return {"deployed": impact.record(cluster, identity(cluster.image))}
+
+
+@pulumi.runtime.test
+def test_a_first_deploy_reports_itself_and_declares_everything(mocks, seed_config):
+    es = EsCluster("es-logging", parse_stack_config(seed_config))
+
+    def check(outputs):
+        [result] = outputs
+        assert result["firstDeploy"] is True
+        assert result["summary"].startswith("es-cluster: first deploy: masters 3 (quorum 2)")
+        assert len(by_type(mocks, "kubernetes:apps/v1:DaemonSet")) == 2
+
+    return settled(es, es.impact).apply(check)
+
+
+@pulumi.runtime.test
+def test_the_record_of_the_last_deploy_is_read_from_the_stacks_own_outputs(mocks, seed_config):
+    mocks.stack_outputs = {"es-cluster:es-logging": _seed_record(seed_config)}
+    es = EsCluster("es-logging", parse_stack_config(seed_config))
+
+    def check(outputs):
+        [result] = outputs
+        assert result["summary"] == "es-cluster: no change to the running cluster"
+        [ref] = by_type(mocks, "pulumi:pulumi:StackReference").values()
+        assert ref.name == "es-logging-last-deployed"
+        # The stack reads itself: organization/project/stack of this very program.
+        assert ref.inputs["name"] == f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
+
+    return settled(es, es.impact).apply(check)
+
+
+_REFUSED_DEPLOY = """
+import json, sys
+import pulumi
+from tests.unit.test_component import RecordingMocks
+from es_cluster import parse_stack_config
+from es_cluster.component import ChangeRefused, EsCluster
+
+stack_outputs, config = json.load(sys.stdin)
+mocks = RecordingMocks()
+mocks.stack_outputs = stack_outputs
+pulumi.runtime.set_mocks(mocks, preview=False)
+
+@pulumi.runtime.test
+def deploy():
+    return EsCluster("es-logging", parse_stack_config(config)).impact
+
+try:
+    deploy()
+    error = None
+except ChangeRefused as e:
+    error = str(e)
+print(json.dumps({"error": error, "registered": sorted(r.typ for r in mocks.resources)}))
+"""
+
+
+def test_a_refused_change_declares_nothing_but_the_check(seed_config):
+    # In its own interpreter: the mock runtime runs to completion, every registration that was
+    # going to happen has happened, and nothing of it leaks into other tests.
+    seed_config["nodeGroups"]["master"]["replicas"] = 1
+    stack_outputs = {
+        "es-cluster:es-logging": _seed_record(
+            {**seed_config, "nodeGroups": {**seed_config["nodeGroups"], "master": {**seed_config["nodeGroups"]["master"], "replicas": 3}}}
+        )
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", _REFUSED_DEPLOY],
+        input=json.dumps([stack_outputs, seed_config]),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    result = json.loads(run.stdout.splitlines()[-1])
+    assert result["error"].startswith("es-logging: refused: nodeGroups.master.replicas: this takes 2 of the 3 master-eligible nodes")
+    assert "es-cluster:allowDisruptive to [quorumLoss]" in result["error"]
+    assert result["registered"] == ["es-cluster:index:EsCluster", STACK_REFERENCE]
+
+
+@pulumi.runtime.test
+def test_the_override_lets_the_refused_change_through(mocks, seed_config):
+    mocks.stack_outputs = {"es-cluster:es-logging": _seed_record(seed_config)}
+    seed_config["nodeGroups"]["master"]["replicas"] = 1
+    seed_config["allowDisruptive"] = ["quorumLoss"]
+    es = EsCluster("es-logging", parse_stack_config(seed_config))
+
+    def check(outputs):
+        [result] = outputs
+        assert result["allowed"] == ["quorumLoss"]
+        ds = by_type(mocks, "kubernetes:apps/v1:DaemonSet")["es-logging-daemonset-es-logging-master"]
+        env = {e["name"]: e.get("value") for e in ds.inputs["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["MIN_MASTERS"] == "1"
+
+    return settled(es, es.impact).apply(check)

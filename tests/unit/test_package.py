@@ -33,6 +33,7 @@ def test_schema_inputs_are_the_stack_config_keys(schema):
         "kubeconfig",
         "httpServiceType",
         "rolloutTimeout",
+        "allowDisruptive",
     }
     assert res["requiredInputs"] == ["nodeGroups"]
     assert res["inputProperties"]["nodeGroups"]["additionalProperties"]["$ref"] == "#/types/es-cluster:index:NodeGroup"
@@ -56,7 +57,16 @@ def test_schema_inputs_are_the_stack_config_keys(schema):
 
 def test_schema_outputs_are_the_component_outputs(schema):
     res = schema["resources"]["es-cluster:index:EsCluster"]
-    assert set(res["properties"]) == {"namespace", "httpService", "transportService", "httpUrl", "imageRef", "workloads"}
+    assert set(res["properties"]) == {
+        "namespace",
+        "httpService",
+        "transportService",
+        "httpUrl",
+        "imageRef",
+        "workloads",
+        "impact",
+        "record",
+    }
     assert res["properties"]["workloads"]["additionalProperties"]["type"] == "string"
 
 
