@@ -72,6 +72,7 @@ class NodeGroupArgs:
     resources: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: DEFAULT_RESOURCES)
     tolerations: tuple[Mapping[str, Any], ...] | list[Mapping[str, Any]] = ()
     anti_affinity: str = "hard"
+    priority_class_name: str | None = None  # a PriorityClass the cluster has; none: the default
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ _GROUP_KEYS = {
     "resources": "resources",
     "tolerations": "tolerations",
     "antiAffinity": "anti_affinity",
+    "priorityClassName": "priority_class_name",
 }
 _STORAGE_KEYS = {"hostPath": "host_path", "size": "size", "storageClass": "storage_class"}
 _KUBECONFIG_KEYS = {"hostPath": "host_path"}
@@ -408,6 +410,9 @@ def _validate_group(name: Any, g: Any, name_budget: int | None, problems: _Probl
     if not _one_of(g.anti_affinity, c.ANTI_AFFINITY):
         problems.add(f"{key}.antiAffinity", f"must be one of {', '.join(c.ANTI_AFFINITY)}, got {_show(g.anti_affinity)}")
 
+    if g.priority_class_name is not None:
+        _check(k8s.dns1123_subdomain(g.priority_class_name), f"{key}.priorityClassName", g.priority_class_name, problems)
+
     if len(problems) > before:
         return None
     return NodeGroup(
@@ -421,6 +426,7 @@ def _validate_group(name: Any, g: Any, name_budget: int | None, problems: _Probl
         resources={k: dict(v) for k, v in g.resources.items()},
         tolerations=tuple(dict(t) for t in tolerations),
         anti_affinity=g.anti_affinity,
+        priority_class_name=g.priority_class_name,
     )
 
 

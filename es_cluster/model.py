@@ -36,6 +36,7 @@ class NodeGroup:
     resources: Mapping[str, Mapping[str, str]]
     tolerations: tuple[Mapping[str, object], ...]
     anti_affinity: str
+    priority_class_name: str | None = None
 
     @property
     def master(self) -> bool:

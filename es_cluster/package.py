@@ -44,6 +44,8 @@ class NodeGroup(TypedDict, total=False):
     """Kubernetes tolerations."""
     anti_affinity: str
     """hard or soft spreading of a group's pods over nodes."""
+    priority_class_name: str
+    """A PriorityClass of the cluster, for the group's pods."""
 
 
 class Image(TypedDict, total=False):

@@ -251,6 +251,8 @@ def pod_template(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
         spec["tolerations"] = [dict(t) for t in group.tolerations]
     if group.workload != "DaemonSet":
         spec["affinity"] = anti_affinity(group, cluster)
+    if group.priority_class_name is not None:
+        spec["priorityClassName"] = group.priority_class_name
     return {"metadata": {"labels": pod_labels(cluster, group)}, "spec": spec}
 
 
@@ -308,6 +310,14 @@ def disruption_limit(group: NodeGroup, cluster: Cluster) -> Manifest:
     return {"maxUnavailable": 1}
 
 
+def unhealthy_pod_eviction(group: NodeGroup) -> Manifest:
+    """Whether a pod that is not ready may be evicted although the budget is spent. Masters keep
+    Kubernetes' default (only while the budget allows it), so a drain can never take an
+    unhealthy quorum lower; for the others an unhealthy pod serves nothing, and with
+    AlwaysAllow a crash-looping pod never blocks `kubectl drain`."""
+    return {} if group.master else {"unhealthyPodEvictionPolicy": "AlwaysAllow"}
+
+
 def disruption_budget(group: NodeGroup, cluster: Cluster) -> Manifest:
     return {
         "apiVersion": "policy/v1",
@@ -315,6 +325,7 @@ def disruption_budget(group: NodeGroup, cluster: Cluster) -> Manifest:
         "metadata": _meta(cluster, workload_name(cluster, group), pod_labels(cluster, group)),
         "spec": {
             **disruption_limit(group, cluster),
+            **unhealthy_pod_eviction(group),
             "selector": {"matchLabels": selector_labels(cluster, group)},
         },
     }

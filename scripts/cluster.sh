@@ -7,9 +7,11 @@
 # then listens on that bridge's address, which pods can reach, instead of 127.0.0.1.
 # Certificates and the service-account key are made here.
 #
-# Usage: scripts/cluster.sh up|down|status
+# Usage: scripts/cluster.sh up|down|status|apiserver-stop|apiserver-start
 #   up     start everything (idempotent), wait until ready, write $STATE/kubeconfig
 #   down   stop everything started by `up` and delete its data
+#   apiserver-stop, apiserver-start   stop the API server of a running cluster, start it again
+#          (the fault tests' outage)
 # Nodes kwok-node-0..2 carry kube-system/es-master-node=true and 3..4 kube-system/es-data-node=true,
 # as the field report labels them; any further node is left unlabelled, for scaling out.
 # Env: ES_CLUSTER_STATE (default: <repo>/.state), KWOK_NODES (default 6), REAL_NODES (default 0;
@@ -135,6 +137,31 @@ EOF
   done
 }
 
+start_apiserver() {
+  local p=$DIR/pki reconciler=none
+  ((REAL_NODES > 0)) && reconciler=lease  # the `kubernetes` Service's Endpoints, for real pods
+  start kube-apiserver kube-apiserver --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address "$API_HOST" --advertise-address "$API_HOST" --secure-port "$API_PORT" \
+    --kubelet-client-certificate "$p/admin.crt" --kubelet-client-key "$p/admin.key" --kubelet-preferred-address-types InternalIP \
+    --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" --client-ca-file "$p/ca.crt" \
+    --service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
+    --service-account-issuer https://kubernetes.default.svc --service-cluster-ip-range 10.96.0.0/16 \
+    --authorization-mode Node,RBAC --endpoint-reconciler-type "$reconciler"
+  wait_for kube-apiserver 120 api_ready
+}
+
+# stop_component NAME: stop one component started by `up` (its whole process group).
+stop_component() {
+  local pid
+  running "$1" || return 0
+  pid=$(cat "$DIR/$1.pid")
+  log "stopping $1"
+  kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+  for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  kill -9 -- "-$pid" 2>/dev/null || true
+  rm -f "$DIR/$1.pid"
+}
+
 up() {
   local bin
   bin=$("$REPO/scripts/toolchain.sh")
@@ -149,16 +176,7 @@ up() {
     --initial-cluster "es-cluster-local=http://127.0.0.1:$ETCD_PEER_PORT"
   wait_for etcd 30 curl -sf "http://127.0.0.1:$ETCD_PORT/health"
   nodes_net_up
-  local reconciler=none
-  ((REAL_NODES > 0)) && reconciler=lease  # the `kubernetes` Service's Endpoints, for real pods
-  start kube-apiserver kube-apiserver --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --bind-address "$API_HOST" --advertise-address "$API_HOST" --secure-port "$API_PORT" \
-    --kubelet-client-certificate "$p/admin.crt" --kubelet-client-key "$p/admin.key" --kubelet-preferred-address-types InternalIP \
-    --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" --client-ca-file "$p/ca.crt" \
-    --service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
-    --service-account-issuer https://kubernetes.default.svc --service-cluster-ip-range 10.96.0.0/16 \
-    --authorization-mode Node,RBAC --endpoint-reconciler-type "$reconciler"
-  wait_for kube-apiserver 120 api_ready
+  start_apiserver
   start kube-controller-manager kube-controller-manager --kubeconfig "$KUBECONFIG_OUT" \
     --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --leader-elect=false \
     --service-account-private-key-file "$p/sa.key" --root-ca-file "$p/ca.crt" \
@@ -179,17 +197,10 @@ up() {
 }
 
 down() {
-  local c pid
+  local i
   nodes_down
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-    c=${COMPONENTS[$i]}
-    if running "$c"; then
-      pid=$(cat "$DIR/$c.pid")
-      log "stopping $c"
-      kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
-      for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-      kill -9 -- "-$pid" 2>/dev/null || true
-    fi
+    stop_component "${COMPONENTS[$i]}"
   done
   rm -rf "$DIR" "$KUBECONFIG_OUT"
 }
@@ -208,5 +219,8 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  # For the fault tests: an API server outage in a running cluster, and its return.
+  apiserver-stop) stop_component kube-apiserver ;;
+  apiserver-start) start_apiserver ;;
+  *) echo "usage: $0 up|down|status|apiserver-stop|apiserver-start" >&2; exit 2 ;;
 esac

@@ -79,7 +79,8 @@ def test_schema_is_inferred_from_the_component(program: YamlProgram):
     assert group["required"] == ["roles"]
     assert group["properties"]["replicas"]["type"] == "integer"
     assert set(group["properties"]) == {
-        "roles", "replicas", "workload", "nodeSelector", "storage", "heapSize", "resources", "tolerations", "antiAffinity"
+        "roles", "replicas", "workload", "nodeSelector", "storage", "heapSize", "resources", "tolerations", "antiAffinity",
+        "priorityClassName",
     }  # fmt: skip
 
 

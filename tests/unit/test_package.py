@@ -39,7 +39,8 @@ def test_schema_inputs_are_the_stack_config_keys(schema):
     assert res["inputProperties"]["nodeGroups"]["additionalProperties"]["$ref"] == "#/types/es-cluster:index:NodeGroup"
     types = schema["types"]
     assert set(types["es-cluster:index:NodeGroup"]["properties"]) == {
-        "roles", "replicas", "workload", "nodeSelector", "storage", "heapSize", "resources", "tolerations", "antiAffinity"
+        "roles", "replicas", "workload", "nodeSelector", "storage", "heapSize", "resources", "tolerations", "antiAffinity",
+        "priorityClassName",
     }  # fmt: skip
     assert set(types["es-cluster:index:Storage"]["properties"]) == {"hostPath", "size", "storageClass"}
     assert set(types["es-cluster:index:Image"]["properties"]) == {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from es_cluster import ConfigError, parse_stack_config, specs, validate
 from es_cluster import constants as c
-from es_cluster import parse_stack_config, specs, validate
 
 IMAGE = "localhost:5000/es-kubernetes@sha256:" + "0" * 64
 
@@ -189,6 +189,10 @@ def test_pod_template_carries_tolerations_and_service_account():
     assert pod["serviceAccountName"] == "elasticsearch"
 
 
+# Non-master groups: a pod that is not ready may always be evicted, so it never blocks a drain.
+EVICT_UNHEALTHY = {"unhealthyPodEvictionPolicy": "AlwaysAllow"}
+
+
 @pytest.mark.parametrize(
     "groups, expected",
     [
@@ -201,12 +205,17 @@ def test_pod_template_carries_tolerations_and_service_account():
             {"m": {"minAvailable": 1}, "md": {"minAvailable": 0}},
         ),
         # Non-master groups: one at a time, independent of replicas (no update when they change)...
-        ({"m": {"roles": ["master"]}, "d": {"roles": ["data"], "replicas": 4}}, {"m": {"minAvailable": 2}, "d": {"maxUnavailable": 1}}),
+        (
+            {"m": {"roles": ["master"]}, "d": {"roles": ["data"], "replicas": 4}},
+            {"m": {"minAvailable": 2}, "d": {"maxUnavailable": 1, **EVICT_UNHEALTHY}},
+        ),
         # ...except DaemonSets, whose budget the disruption controller can only count in pods.
         (
             {"m": {"roles": ["master"]}, "d": {"roles": ["data"], "replicas": 4, "workload": "DaemonSet", "storage": {"hostPath": "/d"}}},
-            {"m": {"minAvailable": 2}, "d": {"minAvailable": 3}},
+            {"m": {"minAvailable": 2}, "d": {"minAvailable": 3, **EVICT_UNHEALTHY}},
         ),
+        # Masters keep the default unhealthy-pod policy, whatever their other roles.
+        ({"all": {"roles": ["master", "data", "client"], "replicas": 3}}, {"all": {"minAvailable": 2}}),
     ],
 )
 def test_disruption_budgets_never_allow_less_than_quorum(groups, expected):
@@ -257,3 +266,13 @@ def test_workload_selectors_are_disjoint_and_match_their_pods(seed_config):
 
 def test_http_url_points_at_the_http_service(seed_config):
     assert specs.http_url(load(seed_config)) == "http://es-logging-http.elasticsearch.svc:9200"
+
+
+def test_a_priority_class_reaches_the_pods_and_is_validated_as_a_name():
+    cluster = load({"nodeGroups": {"m": {"roles": ["master"], "priorityClassName": "es-critical"}, "c": {"roles": ["client"]}}})
+    pods = {name: w["spec"]["template"]["spec"] for name, w in workloads(cluster).items()}
+    assert pods["elasticsearch-m"]["priorityClassName"] == "es-critical"
+    assert "priorityClassName" not in pods["elasticsearch-c"]
+    with pytest.raises(ConfigError) as e:
+        load({"nodeGroups": {"m": {"roles": ["master"], "priorityClassName": "Not_A_Name"}}})
+    assert [k for k, _ in e.value.problems] == ["nodeGroups.m.priorityClassName"]
