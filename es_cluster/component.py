@@ -27,6 +27,7 @@ _RESOURCE_CLASSES: dict[str, Any] = {
     "Deployment": k8s.apps.v1.Deployment,
     "StatefulSet": k8s.apps.v1.StatefulSet,
     "PodDisruptionBudget": k8s.policy.v1.PodDisruptionBudget,
+    "NetworkPolicy": k8s.networking.v1.NetworkPolicy,
 }
 _WORKLOADS = {"DaemonSet", "Deployment", "StatefulSet"}
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from . import constants as c
-from . import impact, k8s
-from .model import Cluster, Image, NodeGroup, Storage
+from . import impact, k8s, security
+from .model import Cluster, Image, NetworkPolicy, NodeGroup, Storage
 
 # The image build context inside the package (image_context links to the repository's image/ and
 # is copied into wheels), so the component finds it wherever it is installed.
@@ -73,6 +73,7 @@ class NodeGroupArgs:
     tolerations: tuple[Mapping[str, Any], ...] | list[Mapping[str, Any]] = ()
     anti_affinity: str = "hard"
     priority_class_name: str | None = None  # a PriorityClass the cluster has; none: the default
+    pod_security_context: Mapping[str, Any] = field(default_factory=dict)  # e.g. runAsUser, fsGroup
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,12 @@ class KubeconfigArgs:
 
 
 @dataclass(frozen=True)
+class NetworkPolicyArgs:
+    enabled: bool = True
+    http_from: Sequence[Mapping[str, Any]] | None = None  # NetworkPolicyPeers; None: anywhere
+
+
+@dataclass(frozen=True)
 class EsClusterArgs:
     """Everything `EsCluster` needs; the same settings as the stack config, in snake_case."""
 
@@ -110,6 +117,8 @@ class EsClusterArgs:
     rollout_timeout: str = DEFAULT_ROLLOUT_TIMEOUT  # per pod restarted one at a time
     # Changes that lose quorum or data are refused unless named here (or True): see impact.py.
     allow_disruptive: bool | Sequence[str] = False
+    pod_security: str | None = None  # the Pod Security level to enforce; None: the lowest the layout needs
+    network_policy: NetworkPolicyArgs | None = None  # None: enabled, HTTP from anywhere
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,6 +134,8 @@ _TOP_KEYS = {
     "httpServiceType": "http_service_type",
     "rolloutTimeout": "rollout_timeout",
     "allowDisruptive": "allow_disruptive",
+    "podSecurity": "pod_security",
+    "networkPolicy": "network_policy",
 }
 _IMAGE_KEYS = {
     "repository": "repository",
@@ -147,12 +158,16 @@ _GROUP_KEYS = {
     "tolerations": "tolerations",
     "antiAffinity": "anti_affinity",
     "priorityClassName": "priority_class_name",
+    "podSecurityContext": "pod_security_context",
 }
 _STORAGE_KEYS = {"hostPath": "host_path", "size": "size", "storageClass": "storage_class"}
 _KUBECONFIG_KEYS = {"hostPath": "host_path"}
+_NETWORK_POLICY_KEYS = {"enabled": "enabled", "httpFrom": "http_from"}
 # Python field name -> stack config key, for inputs that arrive in snake_case (es_cluster.package).
 CONFIG_KEY_OF_FIELD = {
-    field: key for keys in (_TOP_KEYS, _IMAGE_KEYS, _GROUP_KEYS, _STORAGE_KEYS, _KUBECONFIG_KEYS) for key, field in keys.items()
+    field: key
+    for keys in (_TOP_KEYS, _IMAGE_KEYS, _GROUP_KEYS, _STORAGE_KEYS, _KUBECONFIG_KEYS, _NETWORK_POLICY_KEYS)
+    for key, field in keys.items()
 }
 
 
@@ -185,9 +200,9 @@ def _pick(raw: Any, key: str, names: Mapping[str, str], problems: _Problems) -> 
 
 # Fields whose values `pulumi config set --path` may store as strings ("3", "true").
 _INT_FIELDS = {"replicas"}
-_BOOL_FIELDS = {"push", "create_namespace", "insecure_registry", "allow_disruptive"}
+_BOOL_FIELDS = {"push", "create_namespace", "insecure_registry", "allow_disruptive", "enabled"}
 # Object-valued fields the CLI hands over as "" when the stack file says null.
-_NULLABLE_OBJECTS = {"kubeconfig", "storage"}
+_NULLABLE_OBJECTS = {"kubeconfig", "storage", "network_policy"}
 
 
 def _coerce_scalar(name: str, v: Any) -> Any:
@@ -212,6 +227,8 @@ def parse_stack_config(raw: Mapping[str, Any]) -> EsClusterArgs:
         if "host_path" not in kc and isinstance(top["kubeconfig"], Mapping):
             problems.add("kubeconfig.hostPath", "required when kubeconfig is set")
         top["kubeconfig"] = KubeconfigArgs(**kc) if "host_path" in kc else None
+    if top.get("network_policy") is not None:
+        top["network_policy"] = NetworkPolicyArgs(**_pick(top["network_policy"], "networkPolicy", _NETWORK_POLICY_KEYS, problems))
     groups_raw = top.get("node_groups")
     groups: dict[str, NodeGroupArgs] = {}
     if groups_raw is None:
@@ -301,6 +318,9 @@ def validate(args: EsClusterArgs) -> Cluster:
         if not any(g.client for g in groups):
             warnings.append("nodeGroups: no group has the client role, so the HTTP service selects no pods")
 
+    network_policy = _validate_network_policy(args.network_policy, problems)
+    level = _pod_security_level(args.pod_security, groups, kubeconfig, problems)
+
     if problems:
         raise ConfigError(problems)
     return Cluster(
@@ -312,9 +332,48 @@ def validate(args: EsClusterArgs) -> Cluster:
         http_service_type=args.http_service_type,
         rollout_timeout_seconds=rollout_seconds or 0,
         allow_disruptive=allow or frozenset(),
+        pod_security_level=level,
+        network_policy=network_policy,
         groups=tuple(groups),
         warnings=tuple(warnings),
     )
+
+
+def _validate_network_policy(a: Any, problems: _Problems) -> NetworkPolicy | None:
+    if a is None:
+        return NetworkPolicy()
+    if not isinstance(a, NetworkPolicyArgs):
+        problems.add("networkPolicy", f"must be an object with enabled and httpFrom, got {_show(a)}")
+        return None
+    _check_bool(a.enabled, "networkPolicy.enabled", problems)
+    if a.http_from is None:
+        return NetworkPolicy() if a.enabled else None
+    if not isinstance(a.http_from, (list, tuple)):
+        problems.add(
+            "networkPolicy.httpFrom", f"must be a list of peers (podSelector, namespaceSelector, ipBlock), got {_show(a.http_from)}"
+        )
+        return None
+    for i, peer in enumerate(a.http_from):
+        for field_name, why in k8s.network_policy_peer(peer):
+            problems.add(f"networkPolicy.httpFrom[{i}]" + (f".{field_name}" if field_name else ""), why)
+    return NetworkPolicy(http_from=tuple(a.http_from)) if a.enabled else None
+
+
+def _pod_security_level(asked: Any, groups: list[NodeGroup], kubeconfig: str | None, problems: _Problems) -> str:
+    """The level asked for, or the lowest the layout needs; asking for more than the layout
+    allows names what stands in the way."""
+    needs = security.level_needs([(g.name, g.pod_security_context, g.storage.host_path) for g in groups], kubeconfig)
+    required = security.required_level(needs)
+    if asked is None:
+        return required
+    if not _one_of(asked, security.LEVELS):
+        problems.add("podSecurity", f"must be one of {', '.join(security.LEVELS)}, got {_show(asked)}")
+        return required
+    rank = security.LEVELS.index
+    blocking = [f"{key} needs {level}" for key, level in needs if rank(level) < rank(asked)]
+    if blocking:
+        problems.add("podSecurity", f"{asked} cannot be met by this layout: " + "; ".join(blocking))
+    return asked
 
 
 def _validate_image(a: ImageArgs, problems: _Problems) -> Image:
@@ -410,6 +469,10 @@ def _validate_group(name: Any, g: Any, name_budget: int | None, problems: _Probl
     if not _one_of(g.anti_affinity, c.ANTI_AFFINITY):
         problems.add(f"{key}.antiAffinity", f"must be one of {', '.join(c.ANTI_AFFINITY)}, got {_show(g.anti_affinity)}")
 
+    psc = g.pod_security_context if g.pod_security_context is not None else {}
+    for field_name, why in k8s.pod_security_context(psc):
+        problems.add(f"{key}.podSecurityContext" + (f".{field_name}" if field_name else ""), why)
+
     if g.priority_class_name is not None:
         _check(k8s.dns1123_subdomain(g.priority_class_name), f"{key}.priorityClassName", g.priority_class_name, problems)
 
@@ -427,6 +490,7 @@ def _validate_group(name: Any, g: Any, name_budget: int | None, problems: _Probl
         tolerations=tuple(dict(t) for t in tolerations),
         anti_affinity=g.anti_affinity,
         priority_class_name=g.priority_class_name,
+        pod_security_context=dict(psc),
     )
 
 

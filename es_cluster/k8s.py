@@ -9,6 +9,7 @@ validation (names, labels, quantities), k8s.io/kubernetes pkg/apis/core/validati
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -253,3 +254,111 @@ def digest_reference(v: Any) -> str | None:
     if not m or not _name_ok(m.group("name")):
         return "must be pinned by digest, as repository@sha256:<64 hex digits>"
     return None
+
+
+# --- pod security context and network policy peers ----------------------------------------------
+
+POD_SECURITY_CONTEXT_FIELDS = ("runAsUser", "runAsGroup", "runAsNonRoot", "fsGroup", "fsGroupChangePolicy", "supplementalGroups")
+FS_GROUP_CHANGE_POLICIES = ("OnRootMismatch", "Always")
+SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+
+
+def _id(v: Any) -> bool:
+    return is_int(v) and 0 <= v <= INT64_MAX
+
+
+def pod_security_context(ctx: Any) -> list[tuple[str, str]]:
+    """Problems of a pod securityContext limited to the fields es-cluster passes on, by
+    ValidatePodSecurityContext's rules: (field or "", reason)."""
+    if not isinstance(ctx, dict):
+        return [("", f"must be an object with some of {', '.join(POD_SECURITY_CONTEXT_FIELDS)}")]
+    out: list[tuple[str, str]] = []
+    for k, v in ctx.items():
+        if k not in POD_SECURITY_CONTEXT_FIELDS:
+            out.append(("", f"unknown or unsupported field {k!r}; allowed: {', '.join(POD_SECURITY_CONTEXT_FIELDS)}"))
+        elif k in ("runAsUser", "runAsGroup", "fsGroup") and not _id(v):
+            out.append((k, f"must be a whole number from 0 to {INT64_MAX}"))
+        elif k == "runAsNonRoot" and not isinstance(v, bool):
+            out.append((k, "must be true or false"))
+        elif k == "fsGroupChangePolicy" and v not in FS_GROUP_CHANGE_POLICIES:
+            out.append((k, f"must be one of {', '.join(FS_GROUP_CHANGE_POLICIES)}"))
+        elif k == "supplementalGroups" and not (isinstance(v, list) and all(_id(g) for g in v)):
+            out.append((k, "must be a list of whole numbers >= 0"))
+    if not out and ctx.get("runAsNonRoot") is True and ctx.get("runAsUser") in (None, 0):
+        out.append(("runAsNonRoot", "needs runAsUser set to a non-zero uid: the image's own user is root"))
+    return out
+
+
+def label_selector(sel: Any) -> list[tuple[str, str]]:
+    """Problems of a LabelSelector (matchLabels, matchExpressions): (field or "", reason)."""
+    if not isinstance(sel, dict):
+        return [("", "must be a label selector: an object with matchLabels and/or matchExpressions")]
+    out: list[tuple[str, str]] = []
+    for k in sel:
+        if k not in ("matchLabels", "matchExpressions"):
+            out.append(("", f"unknown selector field {k!r}; allowed: matchLabels, matchExpressions"))
+    labels = sel.get("matchLabels", {})
+    if not isinstance(labels, dict):
+        out.append(("matchLabels", "must be a map of label key to value"))
+    else:
+        for key, value in labels.items():
+            why = label_key(key) or label_value(value)
+            if why:
+                out.append((f"matchLabels.{key}", why))
+    exprs = sel.get("matchExpressions", [])
+    if not isinstance(exprs, list):
+        return out + [("matchExpressions", "must be a list")]
+    for i, e in enumerate(exprs):
+        f = f"matchExpressions[{i}]"
+        if not isinstance(e, dict) or set(e) - {"key", "operator", "values"}:
+            out.append((f, "must be an object with key, operator and values"))
+            continue
+        if (why := label_key(e.get("key"))) is not None:
+            out.append((f"{f}.key", why))
+        op, values = e.get("operator"), e.get("values", [])
+        if op not in SELECTOR_OPERATORS:
+            out.append((f"{f}.operator", f"must be one of {', '.join(SELECTOR_OPERATORS)}"))
+        elif not isinstance(values, list) or not all(_is_str(v) and label_value(v) is None for v in values):
+            out.append((f"{f}.values", "must be a list of label values"))
+        elif op in ("In", "NotIn") and not values:
+            out.append((f"{f}.values", f"must not be empty for {op}"))
+        elif op in ("Exists", "DoesNotExist") and values:
+            out.append((f"{f}.values", f"must be empty for {op}"))
+    return out
+
+
+def network_policy_peer(peer: Any) -> list[tuple[str, str]]:
+    """Problems of a NetworkPolicyPeer: podSelector and/or namespaceSelector, or ipBlock alone."""
+    if not isinstance(peer, dict) or not peer:
+        return [("", "must be a peer: an object with podSelector and/or namespaceSelector, or ipBlock")]
+    out: list[tuple[str, str]] = []
+    for k in peer:
+        if k not in ("podSelector", "namespaceSelector", "ipBlock"):
+            out.append(("", f"unknown peer field {k!r}; allowed: podSelector, namespaceSelector, ipBlock"))
+    if "ipBlock" in peer and len(peer) > 1:
+        out.append(("ipBlock", "must stand alone, without podSelector or namespaceSelector"))
+    for k in ("podSelector", "namespaceSelector"):
+        if k in peer:
+            out += [(f"{k}.{f}" if f else k, why) for f, why in label_selector(peer[k])]
+    if "ipBlock" in peer:
+        block = peer["ipBlock"]
+        if not isinstance(block, dict) or set(block) - {"cidr", "except"} or "cidr" not in block:
+            out.append(("ipBlock", "must be an object with cidr and optionally except"))
+        else:
+            net = _cidr(block["cidr"])
+            if net is None:
+                out.append(("ipBlock.cidr", f"must be a CIDR such as 10.0.0.0/8, got {block['cidr']!r}"))
+            for i, e in enumerate(block.get("except") or []):
+                sub = _cidr(e)
+                if sub is None or net is None or sub.version != net.version or not sub.subnet_of(net):  # type: ignore[arg-type]
+                    out.append((f"ipBlock.except[{i}]", "must be a CIDR inside cidr"))
+    return out
+
+
+def _cidr(v: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    if not _is_str(v) or "/" not in v:
+        return None
+    try:
+        return ipaddress.ip_network(v, strict=True)
+    except ValueError:
+        return None

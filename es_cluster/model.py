@@ -37,6 +37,7 @@ class NodeGroup:
     tolerations: tuple[Mapping[str, object], ...]
     anti_affinity: str
     priority_class_name: str | None = None
+    pod_security_context: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def master(self) -> bool:
@@ -66,6 +67,14 @@ class Image:
 
 
 @dataclass(frozen=True)
+class NetworkPolicy:
+    """Ingress to the ES pods: transport only from the cluster's own pods; HTTP from `http_from`
+    (NetworkPolicyPeers), or from anywhere when it is None."""
+
+    http_from: tuple[Mapping[str, object], ...] | None = None
+
+
+@dataclass(frozen=True)
 class Cluster:
     name: str
     namespace: str
@@ -77,6 +86,9 @@ class Cluster:
     rollout_timeout_seconds: int = 300
     # The kinds of disruptive change allowed for this deploy (impact.DISRUPTIONS).
     allow_disruptive: frozenset[str] = frozenset()
+    # Pod Security admission level the namespace enforces (security.LEVELS).
+    pod_security_level: str = "privileged"
+    network_policy: NetworkPolicy | None = NetworkPolicy()
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property

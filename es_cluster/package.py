@@ -46,6 +46,8 @@ class NodeGroup(TypedDict, total=False):
     """hard or soft spreading of a group's pods over nodes."""
     priority_class_name: str
     """A PriorityClass of the cluster, for the group's pods."""
+    pod_security_context: dict[str, Any]
+    """The pods' runAsUser, runAsGroup, runAsNonRoot, fsGroup, fsGroupChangePolicy, supplementalGroups."""
 
 
 class Image(TypedDict, total=False):
@@ -65,6 +67,13 @@ class Image(TypedDict, total=False):
     """User for the registry push; with registry_password."""
     registry_password: str
     """Password for the registry push; kept as a Pulumi secret."""
+
+
+class NetworkPolicy(TypedDict, total=False):
+    enabled: bool
+    """Declare the NetworkPolicy (default true)."""
+    http_from: list[dict[str, Any]]
+    """NetworkPolicyPeers allowed to reach 9200; unset: anywhere."""
 
 
 class Kubeconfig(TypedDict):
@@ -91,12 +100,16 @@ class EsClusterInputs(TypedDict, total=False):
     """How long one pod may take to become ready in a rolling update (default 5m)."""
     allow_disruptive: list[str]
     """Allow this change to do what is otherwise refused: quorumLoss, dataReplace, dataScaleDown."""
+    pod_security: str
+    """Pod Security level the namespace enforces; default: the lowest the layout needs."""
+    network_policy: NetworkPolicy
+    """Ingress to the ES pods: transport only from the cluster's own pods, HTTP from httpFrom."""
 
 
 # nodeGroups' keys are group names (kept), its values node groups (renamed as objects);
 # everything under these is Kubernetes' or the user's own spelling and is kept as it is.
 _NAMED_OBJECTS = {"nodeGroups"}
-_VERBATIM = {"nodeSelector", "resources", "tolerations"}
+_VERBATIM = {"nodeSelector", "resources", "tolerations", "podSecurityContext", "httpFrom"}
 
 
 def stack_config_from_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:

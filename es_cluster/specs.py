@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import constants as c
+from . import security
 from .model import Cluster, NodeGroup
 
 Manifest = dict[str, Any]
@@ -86,7 +87,11 @@ def namespace(cluster: Cluster) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": cluster.namespace, "labels": cluster_labels(cluster)},
+        # Pod Security admission at the lowest level the layout needs (or the one configured).
+        "metadata": {
+            "name": cluster.namespace,
+            "labels": {**cluster_labels(cluster), **security.namespace_labels(cluster.pod_security_level)},
+        },
     }
 
 
@@ -211,8 +216,8 @@ def es_container(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
             {"name": "transport", "containerPort": c.TRANSPORT_PORT, "protocol": "TCP"},
         ],
         "resources": {k: dict(v) for k, v in group.resources.items()},
-        # bootstrap.mlockall needs IPC_LOCK; nothing else is added and nothing runs privileged.
-        "securityContext": {"privileged": False, "capabilities": {"add": ["IPC_LOCK"]}},
+        # Every capability dropped; a root start-up gets back only what it uses (security.py).
+        "securityContext": security.container_security_context(group.pod_security_context),
         "volumeMounts": mounts,
         **probes(group),
     }
@@ -242,6 +247,7 @@ def pod_template(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
     spec: Manifest = {
         "serviceAccountName": service_account_name(cluster),
         "terminationGracePeriodSeconds": 120,
+        "securityContext": security.pod_security_context(group.pod_security_context),
         "containers": [es_container(group, cluster, image)],
         "volumes": pod_volumes(group, cluster),
     }
@@ -331,18 +337,49 @@ def disruption_budget(group: NodeGroup, cluster: Cluster) -> Manifest:
     }
 
 
+def network_policy_name(cluster: Cluster) -> str:
+    return f"{cluster.name}-es"
+
+
+def network_policy(cluster: Cluster) -> Manifest:
+    """Ingress to every ES pod of the cluster: transport (unauthenticated in ES 2.x, and the
+    way into the cluster state) only from its own ES pods; HTTP from the configured peers, or
+    from anywhere. Egress is left open: DNS and the API server (discovery) stay reachable."""
+    own_pods = {"matchLabels": {c.LABEL_NAME: c.APP_NAME, c.LABEL_INSTANCE: cluster.name}}
+    http: Manifest = {"ports": [{"protocol": "TCP", "port": c.HTTP_PORT}]}
+    assert cluster.network_policy is not None
+    if cluster.network_policy.http_from is not None:
+        http["from"] = [dict(p) for p in cluster.network_policy.http_from]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(cluster, network_policy_name(cluster)),
+        "spec": {
+            "podSelector": own_pods,
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"from": [{"podSelector": own_pods}], "ports": [{"protocol": "TCP", "port": c.TRANSPORT_PORT}]},
+                http,
+            ],
+        },
+    }
+
+
 def cluster_manifests(cluster: Cluster) -> list[Manifest]:
     """The objects every group's pods need, each after the objects it needs."""
     out: list[Manifest] = []
     if cluster.create_namespace:
         out.append(namespace(cluster))
-    return out + [
+    out += [
         service_account(cluster),
         discovery_role(cluster),
         discovery_role_binding(cluster),
         transport_service(cluster),
         http_service(cluster),
     ]
+    if cluster.network_policy is not None:
+        out.append(network_policy(cluster))
+    return out
 
 
 def group_manifests(group: NodeGroup, cluster: Cluster, image: Any) -> list[Manifest]:

@@ -76,7 +76,7 @@ POLICIES = [
     ),
     _resource_policy(
         "es-no-privilege",
-        "No container runs privileged or adds a capability beyond IPC_LOCK.",
+        "No container runs privileged or adds a capability beyond CHOWN, SETGID, SETUID (and IPC_LOCK).",
         es_rules.privilege_violations,
     ),
     _resource_policy(

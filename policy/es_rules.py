@@ -24,7 +24,9 @@ WORKLOAD_TYPES = {
 # writes the count the cluster is planned for (the one MIN_MASTERS was computed from) here.
 PLANNED_REPLICAS_ANNOTATION = "es-cluster.io/replicas"
 KUBECONFIG_MOUNT_PATH = "/kubeconfig"
-ALLOWED_CAPABILITIES = {"IPC_LOCK"}
+# What the base image's root start-up uses (es_cluster/security.py): chown /data, drop to the
+# elasticsearch user. IPC_LOCK stays allowed for layouts written before it was dropped.
+ALLOWED_CAPABILITIES = {"CHOWN", "SETGID", "SETUID", "IPC_LOCK"}
 MAX_HEAP_BYTES = 32 * 2**30
 _DIGEST = re.compile(r"^[^\s@]+@sha256:[0-9a-f]{64}$")
 _JVM_SIZE = re.compile(r"^([0-9]+)([kKmMgG]?)$")
@@ -150,16 +152,16 @@ def digest_violations(kind: str, workload: Mapping[str, Any]) -> list[str]:
 
 
 def privilege_violations(kind: str, workload: Mapping[str, Any]) -> list[str]:
-    """No privileged container, and no capability added beyond IPC_LOCK (for mlockall)."""
+    """No privileged container, and no capability added beyond what the start-up uses."""
     out = []
     for c in containers(workload):
         who = f"{describe(kind, workload)} container {c.get('name')}"
         sc = _map(c.get("securityContext"))
         if sc.get("privileged") is True:
-            out.append(f"{who}: runs privileged; Elasticsearch needs only the IPC_LOCK capability")
+            out.append(f"{who}: runs privileged; Elasticsearch needs at most {', '.join(sorted(ALLOWED_CAPABILITIES))}")
         extra = sorted(str(x) for x in _seq(_map(sc.get("capabilities")).get("add")) if str(x) not in ALLOWED_CAPABILITIES)
         if extra:
-            out.append(f"{who}: adds capabilities {', '.join(extra)}; only IPC_LOCK is allowed")
+            out.append(f"{who}: adds capabilities {', '.join(extra)}; only {', '.join(sorted(ALLOWED_CAPABILITIES))} are allowed")
     return out
 
 

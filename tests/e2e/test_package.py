@@ -69,7 +69,7 @@ def test_schema_is_inferred_from_the_component(program: YamlProgram):
     assert res["isComponent"] is True
     assert set(res["inputProperties"]) == {
         "nodeGroups", "clusterName", "namespace", "createNamespace", "image", "kubeconfig", "httpServiceType",
-        "rolloutTimeout", "allowDisruptive",
+        "rolloutTimeout", "allowDisruptive", "podSecurity", "networkPolicy",
     }  # fmt: skip
     assert res["requiredInputs"] == ["nodeGroups"]
     assert set(res["properties"]) == {
@@ -80,7 +80,7 @@ def test_schema_is_inferred_from_the_component(program: YamlProgram):
     assert group["properties"]["replicas"]["type"] == "integer"
     assert set(group["properties"]) == {
         "roles", "replicas", "workload", "nodeSelector", "storage", "heapSize", "resources", "tolerations", "antiAffinity",
-        "priorityClassName",
+        "priorityClassName", "podSecurityContext",
     }  # fmt: skip
 
 

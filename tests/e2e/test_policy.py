@@ -177,7 +177,7 @@ def test_heap_size_fires(stack):
 @pytest.mark.parametrize(
     "patch, policy, count, fragment",
     [
-        ("privileged", "es-no-privilege", 6, "adds capabilities SYS_ADMIN; only IPC_LOCK is allowed"),
+        ("privileged", "es-no-privilege", 6, "adds capabilities SYS_ADMIN; only CHOWN, IPC_LOCK, SETGID, SETUID are allowed"),
         ("writable_kubeconfig", "es-kubeconfig-read-only", 3, "the kubeconfig at /kubeconfig is mounted writable; set readOnly: true"),
         ("stale_min_masters", "es-min-masters", 1, "sets MIN_MASTERS=1, but 3 master-eligible node(s) need 2 (3/2+1)"),
         ("tagged_image", "es-image-digest", 3, "image 'localhost:5000/es-kubernetes:latest' is not pinned by digest"),

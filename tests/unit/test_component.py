@@ -80,6 +80,7 @@ def test_seed_stack_declares_every_object_under_the_component(mocks, seed_config
                 "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
                 "kubernetes:core/v1:Service",
                 "kubernetes:core/v1:Service",
+                "kubernetes:networking.k8s.io/v1:NetworkPolicy",
                 "kubernetes:apps/v1:DaemonSet",
                 "kubernetes:apps/v1:DaemonSet",
                 "kubernetes:apps/v1:Deployment",

@@ -34,13 +34,15 @@ def test_schema_inputs_are_the_stack_config_keys(schema):
         "httpServiceType",
         "rolloutTimeout",
         "allowDisruptive",
+        "podSecurity",
+        "networkPolicy",
     }
     assert res["requiredInputs"] == ["nodeGroups"]
     assert res["inputProperties"]["nodeGroups"]["additionalProperties"]["$ref"] == "#/types/es-cluster:index:NodeGroup"
     types = schema["types"]
     assert set(types["es-cluster:index:NodeGroup"]["properties"]) == {
         "roles", "replicas", "workload", "nodeSelector", "storage", "heapSize", "resources", "tolerations", "antiAffinity",
-        "priorityClassName",
+        "priorityClassName", "podSecurityContext",
     }  # fmt: skip
     assert set(types["es-cluster:index:Storage"]["properties"]) == {"hostPath", "size", "storageClass"}
     assert set(types["es-cluster:index:Image"]["properties"]) == {
@@ -112,6 +114,20 @@ def test_inputs_map_back_to_stack_config():
                 "storage": {"storageClass": "ssd", "size": "9Gi"},
             },
         },
+    }
+
+
+def test_security_inputs_keep_kubernetes_spelling_and_whole_numbers():
+    inputs = {
+        "pod_security": "restricted",
+        "network_policy": {"http_from": [{"pod_selector": {"matchLabels": {"a_b": "c"}}}]},
+        "node_groups": {"m": {"roles": ["master"], "pod_security_context": {"runAsUser": 1000.0, "fsGroup": 1000.0}}},
+    }
+    assert stack_config_from_inputs(inputs) == {
+        "podSecurity": "restricted",
+        # A peer is Kubernetes' own object: kept as sent, never renamed.
+        "networkPolicy": {"httpFrom": [{"pod_selector": {"matchLabels": {"a_b": "c"}}}]},
+        "nodeGroups": {"m": {"roles": ["master"], "podSecurityContext": {"runAsUser": 1000, "fsGroup": 1000}}},
     }
 
 

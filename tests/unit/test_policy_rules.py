@@ -140,8 +140,8 @@ def test_privileged_and_extra_capabilities_fire(seed_config):
     sc["capabilities"]["add"] += ["SYS_ADMIN", "NET_ADMIN"]
     sc["privileged"] = True
     assert es_rules.privilege_violations(kind, w) == [
-        "DaemonSet elasticsearch/es-logging-master container elasticsearch: runs privileged; Elasticsearch needs only the IPC_LOCK capability",
-        "DaemonSet elasticsearch/es-logging-master container elasticsearch: adds capabilities NET_ADMIN, SYS_ADMIN; only IPC_LOCK is allowed",
+        "DaemonSet elasticsearch/es-logging-master container elasticsearch: runs privileged; Elasticsearch needs at most CHOWN, IPC_LOCK, SETGID, SETUID",
+        "DaemonSet elasticsearch/es-logging-master container elasticsearch: adds capabilities NET_ADMIN, SYS_ADMIN; only CHOWN, IPC_LOCK, SETGID, SETUID are allowed",
     ]
 
 

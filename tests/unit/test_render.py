@@ -76,6 +76,7 @@ def test_dev_stack_renders_the_seed_layout(rendered):
         ("RoleBinding", "es-logging-discovery"),
         ("Service", "es-logging-transport"),
         ("Service", "es-logging-http"),
+        ("NetworkPolicy", "es-logging-es"),
         ("DaemonSet", "es-logging-master"),
         ("PodDisruptionBudget", "es-logging-master"),
         ("DaemonSet", "es-logging-data"),
@@ -83,7 +84,7 @@ def test_dev_stack_renders_the_seed_layout(rendered):
         ("Deployment", "es-logging-client"),
         ("PodDisruptionBudget", "es-logging-client"),
     ]
-    image = rendered["dev"][6]["spec"]["template"]["spec"]["containers"][0]["image"]
+    image = rendered["dev"][7]["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image.startswith("localhost:5000/es-kubernetes:ctx-")
 
 
@@ -96,7 +97,7 @@ def test_rendered_objects_pass_the_kubernetes_schema(rendered, stack, version):
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
 def test_schema_validation_catches_a_misspelt_field(rendered, version):
-    broken = yaml.safe_load(yaml.safe_dump(rendered["dev"][6]))
+    broken = yaml.safe_load(yaml.safe_dump(rendered["dev"][7]))
     broken["spec"]["template"]["spec"]["containers"][0]["volumeMount"] = []
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, version, strict=True)

@@ -174,7 +174,12 @@ def test_container_ports_probes_and_capabilities(seed_config):
     client = specs.es_container(cluster.group("client"), cluster, IMAGE)
     assert [p["containerPort"] for p in master["ports"]] == [9200, 9300]
     assert master["image"] == IMAGE
-    assert master["securityContext"] == {"privileged": False, "capabilities": {"add": ["IPC_LOCK"]}}
+    # Root start-up (the seed's base image): every capability dropped, three added back.
+    assert master["securityContext"] == {
+        "privileged": False,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"], "add": ["CHOWN", "SETGID", "SETUID"]},
+    }
     assert master["readinessProbe"]["tcpSocket"] == {"port": 9300}
     assert client["readinessProbe"]["httpGet"] == {"path": "/_cluster/health?local=true", "port": 9200}
     assert master["livenessProbe"]["tcpSocket"] == client["livenessProbe"]["tcpSocket"] == {"port": 9300}
@@ -243,7 +248,7 @@ def test_rbac_is_namespaced_and_reads_only_endpoints(seed_config):
 
 
 def test_only_current_api_versions_are_used(seed_config):
-    allowed = {"v1", "apps/v1", "policy/v1", "rbac.authorization.k8s.io/v1"}
+    allowed = {"v1", "apps/v1", "policy/v1", "rbac.authorization.k8s.io/v1", "networking.k8s.io/v1"}
     assert {m["apiVersion"] for m in specs.manifests(load(seed_config), IMAGE)} <= allowed
 
 
