@@ -10,7 +10,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from es_cluster import ConfigError, EsCluster, EsClusterArgs, ImageArgs, NodeGroupArgs, parse_stack_config
+from es_cluster import EsCluster, EsClusterArgs, ImageArgs, NodeGroupArgs, parse_stack_config
 
 DIGEST = "sha256:" + "b" * 64
 DIGEST_REF = "localhost:5000/es-kubernetes@" + DIGEST
@@ -141,13 +141,6 @@ def test_prebuilt_reference_skips_the_build(mocks):
     return settled(es, es.image_ref).apply(check)
 
 
-def test_invalid_args_register_nothing(mocks):
-    with pytest.raises(ConfigError) as e:
-        EsCluster("bad", EsClusterArgs(node_groups={"m": NodeGroupArgs(roles=["master"], replicas=-1)}))
-    assert "nodeGroups.m.replicas" in str(e.value)
-    assert mocks.resources == []
-
-
 @pulumi.runtime.test
 def test_unpushed_build_is_referenced_by_tag_and_not_pushed(mocks):
     es = EsCluster(
@@ -258,12 +251,13 @@ def test_the_record_of_the_last_deploy_is_read_from_the_stacks_own_outputs(mocks
     return settled(es, es.impact).apply(check)
 
 
-_REFUSED_DEPLOY = """
-import json, sys
+_DEPLOY_TO_COMPLETION = """
+import asyncio, json, sys
 import pulumi
+from pulumi.runtime.stack import wait_for_rpcs
 from tests.unit.test_component import RecordingMocks
 from es_cluster import parse_stack_config
-from es_cluster.component import ChangeRefused, EsCluster
+from es_cluster.component import EsCluster
 
 stack_outputs, config = json.load(sys.stdin)
 mocks = RecordingMocks()
@@ -274,13 +268,39 @@ pulumi.runtime.set_mocks(mocks, preview=False)
 def deploy():
     return EsCluster("es-logging", parse_stack_config(config)).impact
 
+error = None
 try:
     deploy()
-    error = None
-except ChangeRefused as e:
-    error = str(e)
+except Exception as e:
+    error = f"{type(e).__name__}: {e}"
+# Whatever was set going, let it finish: every registration that was started is recorded.
+try:
+    asyncio.get_event_loop().run_until_complete(wait_for_rpcs())
+except Exception:
+    pass
 print(json.dumps({"error": error, "registered": sorted(r.typ for r in mocks.resources)}))
 """
+
+
+def deploy_to_completion(config: dict, stack_outputs: dict) -> dict:
+    """Deploy under the mocks in a fresh interpreter and run its event loop to completion: the
+    error raised, if any, and every resource registered. Nothing leaks into other tests."""
+    run = subprocess.run(
+        [sys.executable, "-c", _DEPLOY_TO_COMPLETION],
+        input=json.dumps([stack_outputs, config]),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    return json.loads(run.stdout.splitlines()[-1])
+
+
+def test_bad_input_registers_nothing_once_every_registration_has_run(seed_config):
+    seed_config["nodeGroups"]["master"]["replicas"] = -1
+    result = deploy_to_completion(seed_config, {})
+    assert result["error"].startswith("ConfigError: invalid es-cluster configuration")
+    assert result["registered"] == []
 
 
 def test_a_refused_change_declares_nothing_but_the_check(seed_config):
@@ -292,16 +312,10 @@ def test_a_refused_change_declares_nothing_but_the_check(seed_config):
             {**seed_config, "nodeGroups": {**seed_config["nodeGroups"], "master": {**seed_config["nodeGroups"]["master"], "replicas": 3}}}
         )
     }
-    run = subprocess.run(
-        [sys.executable, "-c", _REFUSED_DEPLOY],
-        input=json.dumps([stack_outputs, seed_config]),
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
+    result = deploy_to_completion(seed_config, stack_outputs)
+    assert result["error"].startswith(
+        "ChangeRefused: es-logging: refused: nodeGroups.master.replicas: this takes 2 of the 3 master-eligible nodes"
     )
-    result = json.loads(run.stdout.splitlines()[-1])
-    assert result["error"].startswith("es-logging: refused: nodeGroups.master.replicas: this takes 2 of the 3 master-eligible nodes")
     assert "es-cluster:allowDisruptive to [quorumLoss]" in result["error"]
     assert result["registered"] == ["es-cluster:index:EsCluster", STACK_REFERENCE]
 
