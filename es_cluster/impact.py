@@ -39,8 +39,9 @@ def roll_class(roles: tuple[str, ...] | list[str]) -> int:
 
 
 def roll_order(cluster: Cluster) -> tuple[NodeGroup, ...]:
-    """The cluster's groups in the order their rollouts run, each after the one before."""
-    return tuple(sorted(cluster.groups, key=lambda g: roll_class(g.roles)))
+    """The cluster's groups in the order their rollouts run, each after the one before: by
+    class, then by name."""
+    return tuple(sorted(cluster.groups, key=lambda g: (roll_class(g.roles), g.name)))
 
 
 # --- the record of a deployed cluster ---------------------------------------------------------
@@ -190,7 +191,7 @@ def compare(before: Mapping[str, Any] | None, cluster: Cluster, image: str, allo
         return Impact(
             first_deploy=True,
             masters=(None, masters_after),
-            groups=tuple(GroupImpact(g.name, "added", scaled=(0, g.replicas)) for g in cluster.groups),
+            groups=tuple(GroupImpact(g.name, "added", scaled=(0, g.replicas)) for g in roll_order(cluster)),
         )
     before = canonical(before)
     old_groups: Mapping[str, Any] = before["groups"]
@@ -255,9 +256,11 @@ def compare(before: Mapping[str, Any] | None, cluster: Cluster, image: str, allo
             ),
         )
 
-    restarting = [g for g in impacts if g.change == "updated" and g.restart]
-    roles_of = {name: g["roles"] for name, g in new_groups.items()}
-    order = tuple(g.name for g in sorted(restarting, key=lambda g: roll_class(roles_of[g.name])))
+    # Groups are listed, and roll, data first and masters last (by name within each class): the
+    # CLI hands the config over with its keys sorted, so the config's order is not the user's.
+    roles_of = {**{name: g["roles"] for name, g in old_groups.items()}, **{name: g["roles"] for name, g in new_groups.items()}}
+    impacts.sort(key=lambda g: (roll_class(roles_of[g.name]), g.name))
+    order = tuple(g.name for g in impacts if g.change == "updated" and g.restart)
     return Impact(
         first_deploy=False,
         masters=(masters_before, masters_after),

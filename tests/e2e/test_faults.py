@@ -82,7 +82,7 @@ def images(kube: Kube) -> dict[str, str]:
 
 def managed_objects(kube: Kube) -> set[tuple[str, str]]:
     """The namespace's objects the component declares, as the API server holds them."""
-    kinds = ("deployments", "services", "poddisruptionbudgets", "serviceaccounts", "roles", "rolebindings")
+    kinds = ("deployments", "services", "poddisruptionbudgets", "serviceaccounts", "roles", "rolebindings", "networkpolicies")
     return {
         (o["kind"], o["metadata"]["name"])
         for kind in kinds

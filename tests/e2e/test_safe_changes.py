@@ -53,14 +53,14 @@ def summary_of(stack: Stack) -> str:
 def live_versions(kube: Kube) -> dict[str, str]:
     return {
         f"{o['kind']}/{o['metadata']['name']}": o["metadata"]["resourceVersion"]
-        for kind in ("deployments", "services", "poddisruptionbudgets", "serviceaccounts", "roles", "rolebindings")
+        for kind in ("deployments", "services", "poddisruptionbudgets", "serviceaccounts", "roles", "rolebindings", "networkpolicies")
         for o in kube.items(kind, "-n", NS)
     }
 
 
 def test_the_first_up_says_it_is_a_first_deploy_and_records_the_cluster(stack: Stack):
     out = stack.up().stdout
-    assert "es-cluster: first deploy: masters 3 (quorum 2); creates master (3), data (2), client (1)" in out, out
+    assert "es-cluster: first deploy: masters 3 (quorum 2); creates data (2), client (1), master (3)" in out, out
     record = stack.outputs()[RECORD]
     assert record["impact"]["firstDeploy"] is True
     assert {g: r["replicas"] for g, r in record["deployed"]["groups"].items()} == {"master": 3, "data": 2, "client": 1}
@@ -162,9 +162,9 @@ def test_the_override_lets_a_refused_change_through_and_groups_roll_data_first_m
     assert summary.splitlines() == [
         "es-cluster: what this change does to the running cluster:",
         "  quorum: masters 3 (quorum 2) -> 1 (quorum 1)",
-        "  master: scaled 3 -> 1; rolling restart, one pod at a time (image, env MIN_MASTERS 2 -> 1)",
         "  data: rolling restart, one pod at a time (image, env MIN_MASTERS 2 -> 1)",
         "  client: rolling restart, one pod at a time (image, env MIN_MASTERS 2 -> 1)",
+        "  master: scaled 3 -> 1; rolling restart, one pod at a time (image, env MIN_MASTERS 2 -> 1)",
         "  roll order: data -> client -> master, each group's rollout finishing before the next starts",
         "  allowed by es-cluster:allowDisruptive (quorumLoss): this takes 2 of the 3 master-eligible nodes away at once, "
         "and the 1 left cannot reach the quorum of 2 they run with, so no master can be elected until the change "

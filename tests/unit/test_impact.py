@@ -36,7 +36,7 @@ def deployed(cluster_of):
 def test_first_deploy_says_so(cluster_of):
     result = impact.compare(None, cluster_of(), IMAGE, frozenset())
     assert result.first_deploy
-    assert result.summary() == "es-cluster: first deploy: masters 3 (quorum 2); creates master (3), data (2), client (2)"
+    assert result.summary() == "es-cluster: first deploy: masters 3 (quorum 2); creates data (2), client (2), master (3)"
     assert result.output()["firstDeploy"] is True and not result.refused
 
 
@@ -54,9 +54,9 @@ def test_scaling_masters_up_rolls_every_group_for_the_new_quorum_data_first(clus
     assert result.summary().splitlines() == [
         "es-cluster: what this change does to the running cluster:",
         "  quorum: masters 3 (quorum 2) -> 5 (quorum 3)",
-        "  master: scaled 3 -> 5; rolling restart, one pod at a time (env MIN_MASTERS 2 -> 3)",
         "  data: rolling restart, one pod at a time (env MIN_MASTERS 2 -> 3)",
         "  client: rolling restart, one pod at a time (env MIN_MASTERS 2 -> 3)",
+        "  master: scaled 3 -> 5; rolling restart, one pod at a time (env MIN_MASTERS 2 -> 3)",
         "  roll order: data -> client -> master, each group's rollout finishing before the next starts",
     ]
     assert result.output()["masters"] == {"before": 3, "after": 5}
@@ -68,7 +68,7 @@ def test_a_data_only_scale_restarts_nothing(cluster_of, deployed):
         raw["nodeGroups"]["data"]["replicas"] = 3
 
     result = impact.compare(deployed, cluster_of(three_data), IMAGE, frozenset())
-    assert [g.line() for g in result.groups] == ["master: unchanged", "data: scaled 2 -> 3", "client: unchanged"]
+    assert [g.line() for g in result.groups] == ["data: scaled 2 -> 3", "client: unchanged", "master: unchanged"]
     assert result.order == ()
 
 
@@ -198,7 +198,7 @@ def test_roll_order_is_data_then_client_then_masters(cluster_of):
         g["hot"] = {"roles": ["data", "client"], "replicas": 1}
 
     names = [g.name for g in impact.roll_order(cluster_of(mixed))]
-    assert names == ["data", "hot", "client", "master", "all"]
+    assert names == ["data", "hot", "client", "all", "master"]
 
 
 def test_a_record_read_back_with_float_numbers_compares_equal(cluster_of, deployed):
