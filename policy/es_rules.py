@@ -100,7 +100,10 @@ def planned_replicas(kind: str, workload: Mapping[str, Any]) -> int | None:
         raw = _map(_map(workload.get("metadata")).get("annotations")).get(PLANNED_REPLICAS_ANNOTATION)
         return int(raw) if isinstance(raw, str) and raw.isdigit() else None
     replicas = _map(workload.get("spec")).get("replicas", 1)
-    return replicas if isinstance(replicas, int) else None
+    # Numbers reach a policy pack as floats: replicas: 3 arrives as 3.0.
+    if isinstance(replicas, float) and replicas.is_integer():
+        return int(replicas)
+    return replicas if isinstance(replicas, int) and not isinstance(replicas, bool) else None
 
 
 def jvm_bytes(size: str) -> int | None:

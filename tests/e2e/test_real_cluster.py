@@ -76,6 +76,11 @@ def test_the_container_sees_the_env_the_component_set(stack, kube):
     assert seen["DISCOVERY_SERVICE"] == "es-logging-transport"
 
 
+# The container drops every capability but CHOWN, SETUID and SETGID, so an exec'd command acts
+# on the JVM and its data as the elasticsearch user, the way the start script itself drops.
+AS_ES_USER = ("setpriv", "--reuid=elasticsearch", "--regid=elasticsearch", "--clear-groups")
+
+
 def test_hostpath_storage_and_the_read_only_kubeconfig_are_really_mounted(stack, kube):
     [pod] = pods(kube, "data")[:1]
     name, node = pod["metadata"]["name"], pod["spec"]["nodeName"]
@@ -88,7 +93,9 @@ def test_hostpath_storage_and_the_read_only_kubeconfig_are_really_mounted(stack,
     assert "current-context" in kube.run("exec", "-n", NS, name, "--", "cat", "/kubeconfig").stdout
     # /data is the node's hostPath: a file written in the pod is in that node's folder.
     marker = f"written-by-{name}"
-    kube.run("exec", "-n", NS, name, "--", "touch", f"/data/{marker}")
+    # As the elasticsearch user, who owns /data: `kubectl exec` runs as root without capabilities,
+    # so it may not write a folder it does not own.
+    kube.run("exec", "-n", NS, name, "--", *AS_ES_USER, "touch", f"/data/{marker}")
     node_dir = STATE / "cluster" / "nodes" / node.removeprefix("es-node-") / "host" / "tenxcloud" / "es_cluster_data" / "data_node"
     assert (node_dir / marker).exists(), sorted(p.name for p in node_dir.iterdir())
 
@@ -141,7 +148,8 @@ def test_a_killed_elasticsearch_process_is_restarted_by_the_kubelet(stack, kube,
     name = pod["metadata"]["name"]
     before = pod["status"]["containerStatuses"][0]["restartCount"]
     # PID 1 is the JVM (the start script execs it); the image has the shell's kill, no binary.
-    kube.run("exec", "-n", NS, name, "--", "sh", "-c", "kill 1")
+    # Sent as the JVM's user: root without CAP_KILL may not signal another user's process.
+    kube.run("exec", "-n", NS, name, "--", *AS_ES_USER, "sh", "-c", "kill 1")
 
     def restarted_and_ready():
         [s] = kube.get("pod", name, "-n", NS)["status"]["containerStatuses"]

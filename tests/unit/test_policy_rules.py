@@ -78,6 +78,15 @@ def test_masters_are_counted_across_groups_and_per_cluster(seed_config):
     ]
 
 
+@pytest.mark.parametrize("replicas, fires", [(1.0, False), (3.0, False), (2.0, True)])
+def test_deployment_masters_are_counted_when_replicas_arrive_as_floats(replicas, fires):
+    # How a policy pack receives numbers: replicas: 3 arrives as 3.0.
+    ws = workloads({"nodeGroups": {"m": {"roles": ["master"], "replicas": 3, "workload": "Deployment"}}})
+    for _, w in ws:
+        w["spec"]["replicas"] = replicas
+    assert bool(es_rules.master_count_violations(ws, production=False)) is fires
+
+
 def test_a_daemonset_that_does_not_say_its_count_is_reported(seed_config):
     ws = workloads(seed_config)
     del named(ws, "es-logging-master")["metadata"]["annotations"]
