@@ -17,7 +17,7 @@ LEVELS = ("privileged", "baseline", "restricted")  # least to most restricted
 #   CHOWN   `chown -R elasticsearch /data`: a new hostPath or volume is root's
 #   SETUID, SETGID   dropping to the elasticsearch user (setpriv; su-exec in the pires image)
 ROOT_START_CAPABILITIES = ("CHOWN", "SETGID", "SETUID")
-# Not IPC_LOCK, which the field report's layout added for bootstrap.mlockall: the capability is
+# Not IPC_LOCK, which earlier versions added for bootstrap.mlockall: the capability is
 # gone once the start script drops to the elasticsearch user, so it never took effect. Only a
 # memlock limit raised before the drop helps (run.sh tries `ulimit -l unlimited`, which takes
 # SYS_RESOURCE: see the README on mlockall).
