@@ -73,7 +73,7 @@ def endpoint_view(kube: Kube, service: str) -> tuple[set[str], set[int]]:
 def test_up_creates_every_declared_object_as_declared(stack: Stack, kube: Kube):
     cluster = validate(parse_stack_config(stack.config()))
     declared = render(cluster)
-    assert len(declared) == 12
+    assert len(declared) == 13  # with the NetworkPolicy
     for manifest in declared:
         kind, name = manifest["kind"], manifest["metadata"]["name"]
         args = [kind.lower(), name] + ([] if kind == "Namespace" else ["-n", NS])
