@@ -68,6 +68,14 @@ def session_processes(sid: int) -> list[tuple[int, str]]:
     return out
 
 
+def kill_if_alive(pid: int) -> None:
+    """SIGKILL a left-behind plugin; one may have noticed its CLI was gone and exited already."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def rollout_started(kube: Kube, image: str) -> bool:
     """The Deployment has a pod template with `image`: the update is under way."""
     live = kube.get("deployment", "faults-all", "-n", NS)
@@ -110,7 +118,7 @@ def test_after_the_cli_is_killed_mid_rollout_the_documented_recovery_converges(s
         # The kill leaves the language host, the program and the provider running: end them.
         left = session_processes(proc.pid)
         for pid, _ in left:
-            os.kill(pid, signal.SIGKILL)
+            kill_if_alive(pid)
     print("left behind by the kill:", left)
 
     # The lock of the killed run refuses the next one, naming `pulumi cancel`.
@@ -143,7 +151,7 @@ def test_an_api_server_outage_during_up_fails_clearly_or_resumes_and_a_rerun_con
         out, _ = proc.communicate(timeout=900)
     finally:
         for pid, _ in session_processes(proc.pid):
-            os.kill(pid, signal.SIGKILL)
+            kill_if_alive(pid)
     text = out.decode(errors="replace")
     if proc.returncode != 0:
         # A clear failure: the provider's words about the connection, no Python traceback.
