@@ -3,7 +3,8 @@
 # need, into a cache outside the repository, and reuses what is already there:
 #   pulumi (CLI) + pulumi-language-python + the SDK's Python shims, pulumi-language-yaml, the kubernetes provider
 #   plugin, the docker provider plugin (scripts/docker-bridge/), kube-apiserver / kube-controller-manager / kube-scheduler / kubectl, kwok; etcd comes from
-#   Debian (etcd-server). A binary already on PATH with the pinned version is used as it is.
+#   Debian (etcd-server).
+#   The linters kube-score (Go) and checkov (PyPI, its own virtualenv). A binary already on PATH with the pinned version is used as it is.
 #
 # Usage: scripts/toolchain.sh            build what is missing, print the bin dir
 #        scripts/toolchain.sh --env      print `export` lines for PATH and PULUMI_HOME
@@ -39,6 +40,10 @@ TF_PLUGIN_GO_VERSION=v0.29.0
 DOCKER_BRIDGE_STAMP="$DOCKER_PROVIDER_VERSION+${TF_DOCKER_MODULE#*@}+bridge-$TF_BRIDGE_VERSION+glue-$(sha256sum "$(dirname "$0")/docker-bridge/main.go" | cut -c1-12)"
 KUBERNETES_VERSION=v1.35.4
 KWOK_VERSION=v0.8.0
+# The linters tests/e2e/test_linters.py runs on the rendered stacks: kube-score from its Go module,
+# checkov from PyPI into a virtualenv of its own (its ~150 dependencies stay out of .venv).
+KUBE_SCORE_VERSION=v1.20.0
+CHECKOV_VERSION=3.3.30
 
 CACHE=${ES_CLUSTER_CACHE:-$HOME/.cache/es-cluster}
 BIN=$CACHE/bin
@@ -218,11 +223,28 @@ for r in json.load(sys.stdin).get("Replace") or []:
   fi
 }
 
+build_linters() {
+  if ! have kube-score "$KUBE_SCORE_VERSION"; then
+    log "building kube-score $KUBE_SCORE_VERSION"
+    (cd "$WORK" && GOBIN="$BIN" go install -trimpath -ldflags "$LDFLAGS_STRIP" "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION")
+    stamp kube-score "$KUBE_SCORE_VERSION"
+  fi
+  if ! have checkov "$CHECKOV_VERSION"; then
+    log "installing checkov $CHECKOV_VERSION into its own virtualenv"
+    local venv="$CACHE/checkov"
+    rm -rf "$venv" && python3 -m venv "$venv" &&
+      "$venv/bin/pip" install -q --disable-pip-version-check "checkov==$CHECKOV_VERSION" >&2
+    ln -sf "$venv/bin/checkov" "$BIN/checkov"
+    stamp checkov "$CHECKOV_VERSION"
+  fi
+}
+
 [[ -f "$WORK/go.mod" ]] || (cd "$WORK" && go mod init es-cluster-toolchain >/dev/null 2>&1)
 build_pulumi
 build_yaml_host
 build_kubernetes_provider
 build_docker_provider
 build_control_plane
+build_linters
 log "done"
 echo "$BIN"
