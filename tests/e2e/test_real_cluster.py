@@ -112,6 +112,25 @@ def test_a_green_cluster_of_every_pod_with_one_master_and_the_components_quorum(
     assert {n["settings"]["discovery"]["zen"]["minimum_master_nodes"] for n in settings} == {str(MASTERS // 2 + 1)}
 
 
+def test_mlockall_is_asked_for_and_does_not_take_effect_here_for_the_documented_reason(stack, kube, http):
+    """The README's Security section: the image turns `bootstrap.mlockall` on, but the lock
+    takes effect only under an unlimited memlock limit, which raising takes CAP_SYS_RESOURCE."""
+    nodes = es(http, "/_nodes/process")["nodes"].values()
+    assert len(nodes) == MASTERS + DATA + CLIENTS
+    assert {n["process"]["mlockall"] for n in nodes} == {False}
+    settings = es(http, "/_nodes/settings")["nodes"].values()
+    assert {n["settings"]["bootstrap"]["mlockall"] for n in settings} == {"true"}
+    [pod] = pods(kube, "data")[:1]
+    name = pod["metadata"]["name"]
+    # The JVM is the container's first process (run.sh execs it): its memlock limit is finite.
+    limits = kube.run("exec", "-n", NS, name, "--", "cat", "/proc/1/limits").stdout
+    memlock = next(line for line in limits.splitlines() if line.startswith("Max locked memory"))
+    assert "unlimited" not in memlock.split()[3:5], memlock
+    log = kube.run("logs", "-n", NS, name).stdout  # the container's stdout and stderr
+    assert "cannot raise the memlock limit" in log, log[-2000:]
+    assert "Unable to lock JVM Memory" in log, log[-2000:]
+
+
 def test_discovery_reads_the_mounted_kubeconfig_and_targets_the_master_pods_on_9300_only(stack, kube):
     masters = set(pod_ips(kube, NS, "es-cluster.io/role-master=true").values())
     assert len(masters) == MASTERS
