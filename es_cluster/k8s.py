@@ -84,7 +84,7 @@ def _name(v: Any, pattern: re.Pattern[str], rule: str, max_len: int) -> str | No
     if not _is_str(v) or not pattern.fullmatch(v):
         return f"must be {rule}"
     if len(v) > max_len:
-        return f"must be at most {max_len} characters, got {len(v)}"
+        return f"must be at most {max_len} characters, not {len(v)}"
     return None
 
 
