@@ -8,7 +8,7 @@ import copy
 import kubernetes_validate
 import pytest
 
-from es_cluster import ConfigError, parse_stack_config, specs, validate
+from es_cluster import ConfigError, parse_stack_config, security, specs, validate
 
 from .test_render import K8S_VERSIONS
 
@@ -181,3 +181,16 @@ def test_the_hardened_layout_and_listed_http_sources_pass_the_kubernetes_schema(
     raw["networkPolicy"] = {"httpFrom": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"role": "shipper"}}}]}
     for manifest in specs.manifests(load(raw), IMAGE):
         kubernetes_validate.validate(manifest, version, strict=True)
+
+
+@pytest.mark.parametrize("user, root", [({}, True), ({"runAsUser": 0}, True), ({"runAsUser": 1}, False), ({"runAsUser": 1000}, False)])
+def test_an_explicit_run_as_user_0_is_root_and_keeps_the_start_up_capabilities(user, root):
+    """runAsUser 0 is root, as no runAsUser is: a runAsNonRoot beside it would make the kubelet
+    refuse the pod, and without CHOWN the start script could not hand /data over."""
+    ctx = security.container_security_context(user)
+    if root:
+        assert ctx["capabilities"] == {"drop": ["ALL"], "add": ["CHOWN", "SETGID", "SETUID"]}
+        assert "runAsNonRoot" not in ctx
+    else:
+        assert ctx["capabilities"] == {"drop": ["ALL"]}
+        assert ctx["runAsNonRoot"] is True
