@@ -110,7 +110,7 @@ def test_after_the_cli_is_killed_mid_rollout_the_documented_recovery_converges(s
     stack.write_config(config(IMAGES[0]))
     proc = start_up(stack)
     try:
-        wait_until("the rollout to start", lambda: rollout_started(kube, IMAGES[0]) or proc.poll() is not None, timeout=300)
+        wait_until("the rollout to start", lambda: rollout_started(kube, IMAGES[0]) or proc.poll() is not None, timeout=300, interval=0.2)
         assert proc.poll() is None, proc.communicate()[0].decode()
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
