@@ -15,7 +15,7 @@ export PULUMI_CONFIG_PASSPHRASE ?= es-cluster-local
 export PULUMI_SKIP_UPDATE_CHECK := 1
 TOOLCHAIN_ENV = eval "$$(scripts/toolchain.sh --env)" && export PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: help venv unit lint test e2e bench-validate toolchain cluster cluster-down up preview destroy render clean
+.PHONY: help venv unit lint test e2e bench-validate mutation toolchain cluster cluster-down up preview destroy render clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -43,6 +43,14 @@ e2e: venv ## end-to-end tests only (real engine, providers and API server)
 
 bench-validate: venv ## figures: configs/s through validation, render time of a 200-group stack
 	$(VENV)/bin/python benchmarks/validation.py
+
+# Mutants are named <module>.x_<function>__mutmut_<n>; MUTANTS picks some, e.g. "es_cluster.security*".
+MUTANTS ?=
+mutation: venv ## mutation score of es_cluster/ and policy/ under the unit tests (slow: MUTANTS="es_cluster.k8s*" for one module)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-mutation.txt
+	rm -rf mutants
+	$(VENV)/bin/mutmut run $(MUTANTS)
+	$(VENV)/bin/python scripts/mutation-score.py
 
 toolchain: ## build the pinned Pulumi CLI, plugins and control plane into ~/.cache/es-cluster
 	scripts/toolchain.sh

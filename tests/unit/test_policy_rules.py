@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import copy
 
-import es_rules
 import pytest
 
 from es_cluster import constants as c
 from es_cluster import parse_stack_config, specs, validate
+from policy import es_rules
 
 IMAGE = "localhost:5000/es-kubernetes@sha256:" + "0" * 64
 TYPES = {kind: t for t, kind in es_rules.WORKLOAD_TYPES.items()}
@@ -184,3 +184,87 @@ def test_other_workloads_are_left_alone():
     }
     assert not es_rules.is_elasticsearch(nginx)
     assert es_rules.master_count_violations([("Deployment", nginx)], production=True) == []
+
+
+# --- hand-written workloads: what mutation testing found the rules above never exercised --------
+
+
+def hand_written(name: str, env: dict[str, str], *, labels: dict | None = None, namespace: str | None = None, replicas=None, **container):
+    spec: dict = {"template": {"metadata": {"labels": labels or {}}, "spec": {"containers": [{"name": "es", "image": IMAGE, **container}]}}}
+    spec["template"]["spec"]["containers"][0]["env"] = [{"name": k, "value": v} for k, v in env.items()]
+    if replicas is not None:
+        spec["replicas"] = replicas
+    meta = {"name": name, **({"namespace": namespace} if namespace else {})}
+    return {"metadata": meta, "spec": spec}
+
+
+def test_a_workload_is_elasticsearch_by_its_name_label_or_its_min_masters_env():
+    assert es_rules.is_elasticsearch(hand_written("a", {"MIN_MASTERS": "2"}))
+    assert es_rules.is_elasticsearch(hand_written("a", {}, labels={"app.kubernetes.io/name": "elasticsearch"}))
+    assert not es_rules.is_elasticsearch(hand_written("a", {"CLUSTER_NAME": "x"}))
+
+
+def test_clusters_are_told_apart_by_namespace_and_instance_label_then_cluster_name():
+    labelled = hand_written("a", {"CLUSTER_NAME": "env-name"}, labels={"app.kubernetes.io/instance": "label-name"}, namespace="ns1")
+    assert es_rules.cluster_key(labelled) == ("ns1", "label-name")
+    assert es_rules.cluster_key(hand_written("a", {"CLUSTER_NAME": "env-name"}, namespace="ns1")) == ("ns1", "env-name")
+    assert es_rules.cluster_key(hand_written("a", {})) == ("default", "?")
+    assert es_rules.describe("Deployment", {}) == "Deployment default/?"
+
+
+def test_two_hand_written_clusters_of_one_name_in_two_namespaces_are_judged_apart():
+    env = {"NODE_MASTER": "true", "MIN_MASTERS": "2", "CLUSTER_NAME": "logs"}
+    ws = [("Deployment", hand_written("m", env, namespace=ns, replicas=3)) for ns in ("a", "b")]
+    assert es_rules.min_masters_violations(ws) == []
+    # Counted together they would be six masters, needing 4.
+    ws.append(("Deployment", hand_written("m2", {**env, "MIN_MASTERS": "2"}, namespace="a", replicas=2)))
+    assert es_rules.min_masters_violations(ws) == [
+        "cluster a/logs: Deployment a/m container es sets MIN_MASTERS=2, but 5 master-eligible node(s) need 3 (5/2+1)",
+        "cluster a/logs: Deployment a/m2 container es sets MIN_MASTERS=2, but 5 master-eligible node(s) need 3 (5/2+1)",
+    ]
+
+
+@pytest.mark.parametrize("replicas, planned", [(None, 1), (3, 3), (3.0, 3), (2.5, None), (True, None), ("3", None)])
+def test_a_deployment_stands_for_its_replicas_one_by_default(replicas, planned):
+    assert es_rules.planned_replicas("Deployment", hand_written("a", {}, replicas=replicas)) == planned
+
+
+@pytest.mark.parametrize(
+    "size, n",
+    [
+        ("1024", 1024),
+        ("2k", 2048),
+        ("3K", 3 * 2**10),
+        ("5m", 5 * 2**20),
+        ("2g", 2 * 2**30),
+        (" 1g ", 2**30),
+        ("1t", None),
+        ("g", None),
+        (512, None),
+    ],
+)
+def test_jvm_sizes(size, n):
+    assert es_rules.jvm_bytes(size) == n
+
+
+def test_every_container_s_heap_is_checked_and_a_bad_one_is_named():
+    w = hand_written("a", {"MIN_MASTERS": "1"}, resources={"limits": {"memory": "1Gi"}})
+    first = w["spec"]["template"]["spec"]["containers"][0]
+    first["env"].append({"name": "ES_HEAP_SIZE", "value": "lots"})
+    second = {**copy.deepcopy(first), "name": "es2", "env": [{"name": "ES_HEAP_SIZE", "value": "1g"}]}
+    sidecar = {"name": "side", "image": IMAGE}
+    w["spec"]["template"]["spec"]["containers"][:0] = [sidecar]
+    w["spec"]["template"]["spec"]["containers"].append(second)
+    assert es_rules.heap_violations("Deployment", w) == [
+        "Deployment default/a container es: ES_HEAP_SIZE 'lots' is not a JVM size such as 2g or 512m",
+        "Deployment default/a container es2: ES_HEAP_SIZE 1g is more than half the memory limit 1Gi; Lucene needs the rest",
+    ]
+
+
+def test_a_kubeconfig_mounted_where_the_kubeconfig_env_points_must_be_read_only():
+    w = hand_written(
+        "a", {"MIN_MASTERS": "1", "KUBECONFIG": "/etc/kube/config"}, volumeMounts=[{"name": "k", "mountPath": "/etc/kube/config"}]
+    )
+    assert es_rules.kubeconfig_violations("Deployment", w) == [
+        "Deployment default/a container es: the kubeconfig at /etc/kube/config is mounted writable; set readOnly: true"
+    ]
