@@ -138,6 +138,115 @@ TOLERATION = [
     ({"key": "a", "tolerationSeconds": True, "effect": "NoExecute"}, [("tolerationSeconds", "must be a whole number of seconds")]),
 ]
 
+POD_SECURITY_CONTEXT = [
+    ("x", [("", "must be an object with some of runAsUser, runAsGroup, runAsNonRoot, fsGroup, fsGroupChangePolicy, supplementalGroups")]),
+    ({}, []),
+    (
+        {"bogus": 1},
+        [
+            (
+                "",
+                "unknown or unsupported field 'bogus'; allowed: runAsUser, runAsGroup, runAsNonRoot, fsGroup, fsGroupChangePolicy, supplementalGroups",
+            )
+        ],
+    ),
+    ({"runAsUser": -1}, [("runAsUser", "must be a whole number from 0 to 9223372036854775807")]),
+    ({"runAsUser": 0}, []),
+    ({"runAsUser": 9223372036854775807}, []),
+    ({"runAsUser": 2**63}, [("runAsUser", "must be a whole number from 0 to 9223372036854775807")]),
+    ({"runAsGroup": "1000"}, [("runAsGroup", "must be a whole number from 0 to 9223372036854775807")]),
+    ({"fsGroup": True}, [("fsGroup", "must be a whole number from 0 to 9223372036854775807")]),
+    ({"runAsNonRoot": "yes"}, [("runAsNonRoot", "must be true or false")]),
+    ({"fsGroupChangePolicy": "Sometimes"}, [("fsGroupChangePolicy", "must be one of OnRootMismatch, Always")]),
+    ({"fsGroupChangePolicy": "OnRootMismatch"}, []),
+    ({"supplementalGroups": [1, -1]}, [("supplementalGroups", "must be a list of whole numbers >= 0")]),
+    ({"supplementalGroups": 5}, [("supplementalGroups", "must be a list of whole numbers >= 0")]),
+    ({"supplementalGroups": [0, 1000]}, []),
+    ({"runAsNonRoot": True}, [("runAsNonRoot", "needs runAsUser set to a non-zero uid: the image's own user is root")]),
+    ({"runAsNonRoot": True, "runAsUser": 0}, [("runAsNonRoot", "needs runAsUser set to a non-zero uid: the image's own user is root")]),
+    ({"runAsNonRoot": True, "runAsUser": 1000}, []),
+    ({"runAsNonRoot": True, "runAsUser": "x"}, [("runAsUser", "must be a whole number from 0 to 9223372036854775807")]),
+]
+
+QUANTITY = [
+    ("500m", None),
+    ("2Gi", None),
+    ("0", None),
+    ("-1", "must not be negative"),
+    (1, "must be a Kubernetes quantity given as a string, such as 500m, 2Gi or 50Gi"),
+    ("1e3", None),
+    ("2gi", "must be a Kubernetes quantity given as a string, such as 500m, 2Gi or 50Gi"),
+    ("8Ei", "is too large for Kubernetes (at most about 8Ei)"),
+    ("9Ei", "is too large for Kubernetes (at most about 8Ei)"),
+    ("9223372036854775807", None),
+    ("9223372036854775808", "is too large for Kubernetes (at most about 8Ei)"),
+    ("", "must be a Kubernetes quantity given as a string, such as 500m, 2Gi or 50Gi"),
+]
+
+RESOURCE_NAME = [
+    (1, "must be a string"),
+    ("cpu", None),
+    ("memory", None),
+    ("ephemeral-storage", None),
+    ("hugepages-2Mi", None),
+    ("hugepages-x", "is not a container resource es-cluster knows; allowed: cpu, memory, ephemeral-storage, hugepages-<size>"),
+    ("gpu", "is not a container resource es-cluster knows; allowed: cpu, memory, ephemeral-storage, hugepages-<size>"),
+]
+
+REPOSITORY = [
+    ("localhost:5000/es", None),
+    ("es", None),
+    ("team/es", None),
+    ("Team/es", "must be an image name such as localhost:5000/es-kubernetes (lower-case path, optional registry host)"),
+    (
+        "registry.example.com/Team/es",
+        "must be an image name such as localhost:5000/es-kubernetes (lower-case path, optional registry host)",
+    ),
+    ("es:1", "must not carry a tag or digest (the tag is derived from the image context)"),
+    (("es@sha256:" + "a" * 64), "must not carry a tag or digest (the tag is derived from the image context)"),
+    ("[::1]:5000/es", None),
+    ("localhost/es", None),
+    ("LOCALHOST/es", "must be an image name such as localhost:5000/es-kubernetes (lower-case path, optional registry host)"),
+    (("a" * 256), "must be an image name such as localhost:5000/es-kubernetes (lower-case path, optional registry host)"),
+    (1, "must be an image name such as localhost:5000/es-kubernetes (lower-case path, optional registry host)"),
+]
+
+IMAGE_REFERENCE = [
+    ("es", None),
+    ("es:2.3.4", None),
+    ("quay.io/pires/x:2.3.4", None),
+    ("Team/es:1", "must be an image reference such as registry.example.com/es:2.3.4"),
+    (("registry.example.com/es@sha256:" + "a" * 64), None),
+    (1, "must be an image reference such as registry.example.com/es:2.3.4"),
+    ("", "must be an image reference such as registry.example.com/es:2.3.4"),
+]
+
+DIGEST_REFERENCE = [
+    (("es@sha256:" + "a" * 64), None),
+    ("es:1", "must be pinned by digest, as repository@sha256:<64 hex digits>"),
+    ("es@sha256:abc", "must be pinned by digest, as repository@sha256:<64 hex digits>"),
+    (("Team/es@sha256:" + "a" * 64), "must be pinned by digest, as repository@sha256:<64 hex digits>"),
+    (1, "must be pinned by digest, as repository@sha256:<64 hex digits>"),
+]
+
+DNS1123_LABEL = [
+    ("a", None),
+    ("a-b", None),
+    ("A", "must be lower-case letters, digits and '-', starting and ending with a letter or digit"),
+    ("-a", "must be lower-case letters, digits and '-', starting and ending with a letter or digit"),
+    (("a" * 63), None),
+    (("a" * 64), "must be at most 63 characters, not 64"),
+    ("a.b", "must be lower-case letters, digits and '-', starting and ending with a letter or digit"),
+    (1, "must be lower-case letters, digits and '-', starting and ending with a letter or digit"),
+]
+
+DNS1035_LABEL = [
+    ("a", None),
+    ("1a", "must be lower-case letters, digits and '-', starting with a letter and ending with a letter or digit"),
+    ("a1", None),
+    ("A", "must be lower-case letters, digits and '-', starting with a letter and ending with a letter or digit"),
+]
+
 LABEL_KEY = [
     (1, "must be a string"),
     ("a", None),
@@ -206,6 +315,46 @@ def test_network_policy_peer_exactly(value, expected):
 @pytest.mark.parametrize("value, expected", TOLERATION)
 def test_toleration_exactly(value, expected):
     assert k8s.toleration(value) == expected
+
+
+@pytest.mark.parametrize("value, expected", POD_SECURITY_CONTEXT)
+def test_pod_security_context_exactly(value, expected):
+    assert k8s.pod_security_context(value) == expected
+
+
+@pytest.mark.parametrize("value, expected", QUANTITY)
+def test_quantity_exactly(value, expected):
+    assert k8s.quantity(value) == expected
+
+
+@pytest.mark.parametrize("value, expected", RESOURCE_NAME)
+def test_resource_name_exactly(value, expected):
+    assert k8s.resource_name(value) == expected
+
+
+@pytest.mark.parametrize("value, expected", REPOSITORY)
+def test_repository_exactly(value, expected):
+    assert k8s.repository(value) == expected
+
+
+@pytest.mark.parametrize("value, expected", IMAGE_REFERENCE)
+def test_image_reference_exactly(value, expected):
+    assert k8s.image_reference(value) == expected
+
+
+@pytest.mark.parametrize("value, expected", DIGEST_REFERENCE)
+def test_digest_reference_exactly(value, expected):
+    assert k8s.digest_reference(value) == expected
+
+
+@pytest.mark.parametrize("value, expected", DNS1123_LABEL)
+def test_dns1123_label_exactly(value, expected):
+    assert k8s.dns1123_label(value) == expected
+
+
+@pytest.mark.parametrize("value, expected", DNS1035_LABEL)
+def test_dns1035_label_exactly(value, expected):
+    assert k8s.dns1035_label(value) == expected
 
 
 @pytest.mark.parametrize("value, expected", LABEL_KEY)
