@@ -68,6 +68,16 @@ LABEL_SELECTOR = [
         [("matchExpressions[0].values", "must be empty for DoesNotExist")],
     ),
     ({"matchExpressions": [{"key": "a", "operator": "Exists"}, {"key": "b", "operator": "In", "values": ["1", "2"]}]}, []),
+    (
+        {"matchExpressions": ["x", {"key": "A B", "operator": "Exists"}]},
+        [
+            ("matchExpressions[0]", "must be an object with key, operator and values"),
+            (
+                "matchExpressions[1].key",
+                "must be [prefix/]name, name at most 63 letters, digits, '-', '_', '.', starting and ending with a letter or digit",
+            ),
+        ],
+    ),
 ]
 
 NETWORK_POLICY_PEER = [
@@ -136,6 +146,12 @@ TOLERATION = [
     ({"operator": "Exists"}, []),
     ({"key": "a", "operator": "Equal", "value": "v", "effect": "NoExecute", "tolerationSeconds": 30}, []),
     ({"key": "a", "tolerationSeconds": True, "effect": "NoExecute"}, [("tolerationSeconds", "must be a whole number of seconds")]),
+    ({"key": "a", "operator": 1}, [("operator", "must be a string")]),
+    ({"key": "a", "value": 1}, [("value", "must be a string")]),
+    ({"key": "a", "effect": 1}, [("effect", "must be a string")]),
+    ({"key": None, "operator": 1}, [("operator", "must be a string")]),
+    ({"key": "a", "tolerationSeconds": -(2**63) - 1, "effect": "NoExecute"}, [("tolerationSeconds", "must be a whole number of seconds")]),
+    ({"key": "a", "tolerationSeconds": 9223372036854775807, "effect": "NoExecute"}, []),
 ]
 
 POD_SECURITY_CONTEXT = [
@@ -195,6 +211,9 @@ RESOURCE_NAME = [
 
 REPOSITORY = [
     ("localhost:5000/es", None),
+    ("Reg.example.com/es", None),
+    ("team/sub/es", None),
+    (("a" * 255), None),
     ("es", None),
     ("team/es", None),
     ("Team/es", "must be an image name such as localhost:5000/es-kubernetes (lower-case path, optional registry host)"),
@@ -282,6 +301,7 @@ HOST_PATH = [
     ("", "must be an absolute path on the node, starting with /"),
     ("rel", "must be an absolute path on the node, starting with /"),
     ("/", None),
+    ("/a b", None),
     ("/a/../b", "must not contain '..' components"),
     ("/a/..b", None),
     ("/a\nb", "must not contain control characters (newline, NUL, …)"),

@@ -268,3 +268,26 @@ def test_a_kubeconfig_mounted_where_the_kubeconfig_env_points_must_be_read_only(
     assert es_rules.kubeconfig_violations("Deployment", w) == [
         "Deployment default/a container es: the kubeconfig at /etc/kube/config is mounted writable; set readOnly: true"
     ]
+
+
+def test_a_cluster_of_unknown_size_does_not_stop_the_checks_of_the_next():
+    """Clusters are judged one by one: a DaemonSet that does not say its count is reported for
+    its own cluster, and the next cluster's wrong MIN_MASTERS and even count are still found."""
+    unknown = hand_written("m", {"NODE_MASTER": "true", "MIN_MASTERS": "2", "CLUSTER_NAME": "logs"}, namespace="a")
+    wrong = hand_written("m", {"NODE_MASTER": "true", "MIN_MASTERS": "1", "CLUSTER_NAME": "logs"}, namespace="b", replicas=2)
+    ws = [("DaemonSet", unknown), ("Deployment", wrong)]
+    assert es_rules.min_masters_violations(ws) == [
+        "cluster b/logs: Deployment b/m container es sets MIN_MASTERS=1, but 2 master-eligible node(s) need 2 (2/2+1)"
+    ]
+    assert es_rules.master_count_violations(ws, production=False) == [
+        f"cluster a/logs: DaemonSet a/m holds masters but does not say how many (annotation {es_rules.PLANNED_REPLICAS_ANNOTATION})",
+        "cluster b/logs: 2 master-eligible nodes is an even number; use an odd count (3 is usual)",
+    ]
+
+
+def test_min_masters_is_checked_in_the_es_container_after_a_sidecar():
+    w = hand_written("m", {"NODE_MASTER": "true", "MIN_MASTERS": "1"}, replicas=3)
+    w["spec"]["template"]["spec"]["containers"].insert(0, {"name": "side", "image": IMAGE})
+    assert es_rules.min_masters_violations([("Deployment", w)]) == [
+        "cluster default/?: Deployment default/m container es sets MIN_MASTERS=1, but 3 master-eligible node(s) need 2 (3/2+1)"
+    ]
