@@ -8,21 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from es_cluster import ConfigError, parse_stack_config, specs, validate
+from es_cluster import specs
 from es_cluster.image import context_tag
+
+from .test_config import load, problems
 
 M = {"roles": ["master"], "replicas": 3}
 IMAGE = "repo/es@sha256:" + "0" * 64
-
-
-def load(raw):
-    return validate(parse_stack_config(raw))
-
-
-def problems(raw) -> dict[str, str]:
-    with pytest.raises(ConfigError) as e:
-        load(raw)
-    return dict(e.value.problems)
 
 
 def group(**over):
