@@ -15,6 +15,15 @@ ROOT = Path(__file__).resolve().parents[1]
 REASONS = ROOT / "tests" / "mutation-survivors.md"
 
 
+# Functions are mangled as x_<name>, methods as xǁ<Class>ǁ<name>.
+LINE = re.compile(r"\s*(?P<name>(?P<module>[\w.]+?)\.x[_ǁ]\w+__mutmut_\d+): (?P<status>.+)")
+NOT_RUN = ("not checked", "skipped")
+
+
+def checked(c: Counter) -> int:
+    return sum(n for s, n in c.items() if s not in NOT_RUN)
+
+
 def main() -> int:
     out = subprocess.run(
         [sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=ROOT, capture_output=True, text=True, check=True
@@ -22,30 +31,26 @@ def main() -> int:
     by_module: dict[str, Counter] = defaultdict(Counter)
     not_killed = []
     for line in out.splitlines():
-        m = re.fullmatch(r"\s*([\w.]+)__mutmut_\d+: (.+)", line)
+        m = LINE.fullmatch(line)
         if not m:
             continue
-        name, status = line.strip().split(": ", 1)
-        module = m.group(1).rsplit(".x_", 1)[0]
-        by_module[module][status] += 1
-        if status not in ("killed", "not checked", "skipped"):
-            not_killed.append((name, status))
-    reasons = REASONS.read_text() if REASONS.exists() else ""
-    total = Counter()
+        by_module[m["module"]][m["status"]] += 1
+        if m["status"] not in ("killed", *NOT_RUN):
+            not_killed.append((m["name"], m["status"]))
+    # A reason names its mutant in backticks: `..._mutmut_1` must not pass for `..._mutmut_15`.
+    reasons = set(re.findall(r"`([\w.]+__mutmut_\d+)`", REASONS.read_text())) if REASONS.exists() else set()
+    total: Counter = Counter()
     print(f"{'module':28} {'killed':>7} {'checked':>8} {'score':>6}")
     for module, c in sorted(by_module.items()):
-        checked = sum(n for s, n in c.items() if s not in ("not checked", "skipped"))
         total.update(c)
-        if checked:
-            print(f"{module:28} {c['killed']:7} {checked:8} {c['killed'] / checked:6.1%}")
-    checked = sum(n for s, n in total.items() if s not in ("not checked", "skipped"))
-    if checked:
-        print(f"{'all checked':28} {total['killed']:7} {checked:8} {total['killed'] / checked:6.1%}")
+        if checked(c):
+            print(f"{module:28} {c['killed']:7} {checked(c):8} {c['killed'] / checked(c):6.1%}")
+    if checked(total):
+        print(f"{'all checked':28} {total['killed']:7} {checked(total):8} {total['killed'] / checked(total):6.1%}")
     print(f"not checked in this run: {total['not checked']}")
-    unexplained = [(n, s) for n, s in not_killed if n not in reasons]
     for name, status in not_killed:
         print(f"  {status:10} {name}{'' if name in reasons else '  (no reason in tests/mutation-survivors.md)'}")
-    return 1 if unexplained else 0
+    return 1 if any(name not in reasons for name, _ in not_killed) else 0
 
 
 if __name__ == "__main__":
