@@ -154,18 +154,25 @@ def start_nodes(es_home: Path):
         node.stop()
 
 
-def master_of(node: Node) -> str | None:
-    """The elected master's name as `node` knows it; None while there is none ("-") or the node
-    does not answer yet."""
-    rows = node.try_get("/_cat/master?format=json&local=true")
+MASTER = "/_cat/master?format=json&local=true"
+
+
+def named_master(rows: Any) -> str | None:
+    """The master a `_cat/master` answer names; None when it names none ("-") or is empty."""
     name = rows[0]["node"] if rows else None
     return None if name in (None, "-") else name
 
 
+def master_of(node: Node) -> str | None:
+    """The elected master's name as `node` knows it; None while there is none or the node does
+    not answer yet."""
+    return named_master(node.try_get(MASTER))
+
+
 def names_no_master(node: Node) -> bool:
     """The node answered (200) and named no master: not merely an HTTP error."""
-    rows = node.get("/_cat/master?format=json&local=true")
-    return bool(rows) and rows[0]["node"] in (None, "-")
+    rows = node.get(MASTER)
+    return bool(rows) and named_master(rows) is None
 
 
 def discovery_rounds_without_enough_masters(node: Node) -> int:

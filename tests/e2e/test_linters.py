@@ -20,9 +20,8 @@ import pytest
 
 from es_cluster import specs
 from es_cluster.config import parse_stack_config, validate
-from es_cluster.image import context_tag, tagged_reference
 from es_cluster.model import Cluster
-from es_cluster.render import write
+from es_cluster.render import image_for_render, write
 from es_cluster.stack import config_from_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,11 +49,9 @@ def declared_image(cluster: Cluster) -> str:
     """The image reference the component puts in the pods: repository@digest when pushed (any
     digest: the linters look at its form), repository:tag when not."""
     img = cluster.image
-    if img.reference:
-        return img.reference
-    if img.push:
+    if img.push and not img.reference:
         return f"{img.repository}@sha256:{'0' * 64}"
-    return tagged_reference(img.repository, context_tag(img.context, img.base_image))
+    return image_for_render(cluster)
 
 
 def layout(name: str) -> Cluster:
@@ -62,7 +59,7 @@ def layout(name: str) -> Cluster:
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory, tool_env) -> dict[str, tuple[Cluster, Path]]:
+def rendered(tmp_path_factory) -> dict[str, tuple[Cluster, Path]]:
     out = {}
     for name in LAYOUTS:
         cluster = layout(name)
@@ -112,7 +109,7 @@ def checkov(env: dict[str, str], cluster: Cluster, name: str, folder: Path) -> s
     assert (report.get("summary") or {}).get("parsing_errors", 0) == 0, report["summary"]
     found = set()
     for f in (report.get("results") or {}).get("failed_checks", []):
-        kind, _ns, obj = f["resource"].split(".", 2)
+        _kind, _ns, obj = f["resource"].split(".", 2)
         found.add(Finding("checkov", f["check_id"], name, short(cluster, obj)))
     return found
 
