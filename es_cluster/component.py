@@ -38,6 +38,16 @@ def _resource_args(manifest: dict[str, Any]) -> dict[str, Any]:
     return {names.get(k, k): v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
 
 
+def _scheduled(status: Any) -> int | None:
+    """status.desiredNumberScheduled of a DaemonSet output, typed or a plain dict."""
+    if status is None:
+        return None
+    value = getattr(status, "desired_number_scheduled", None)
+    if value is None and type(status) is dict:
+        value = status.get("desiredNumberScheduled")
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def record_output_name(name: str) -> str:
     """The stack output holding the component's last successful deploy and its impact."""
     return f"es-cluster:{name}"
@@ -70,6 +80,12 @@ class EsCluster(pulumi.ComponentResource):
     workloads: pulumi.Output[dict[str, str]]
     impact: pulumi.Output[dict[str, Any]]
     record: pulumi.Output[dict[str, Any]]
+
+    def _check_count(self, group: Any, cluster: Cluster, status: Any) -> None:
+        scheduled = _scheduled(status)
+        warning = impact.daemonset_drift(group, cluster, scheduled) if scheduled is not None else None
+        if warning is not None:
+            pulumi.log.warn(warning, resource=self)
 
     def __init__(self, name: str, args: EsClusterArgs | Cluster, opts: pulumi.ResourceOptions | None = None):
         # Validate before registering anything: bad input must leave the stack untouched.
@@ -153,6 +169,9 @@ class EsCluster(pulumi.ComponentResource):
                 if manifest["kind"] in _WORKLOADS:
                     # A rollout that cannot succeed fails `up` after rolloutTimeout per pod.
                     previous = declare(manifest, verdict.apply(workload_deps_for), specs.rollout_timeout(group, cluster))
+                    if group.workload == "DaemonSet":
+                        # The nodes the controller runs it on, read back after each apply.
+                        previous.status.apply(lambda status, group=group: self._check_count(group, cluster, status))  # type: ignore[attr-defined]
                 else:
                     declare(manifest, gate.apply(lambda g: g + workload_deps))
 

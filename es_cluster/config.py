@@ -15,7 +15,7 @@ from typing import Any
 
 from . import constants as c
 from . import impact, k8s, security
-from .model import Cluster, Image, NetworkPolicy, NodeGroup, Storage
+from .model import Cluster, Image, NetworkPolicy, NodeGroup, Storage, master_quorum
 
 # The image build context inside the package (image_context links to the repository's image/ and
 # is copied into wheels), so the component finds it wherever it is installed.
@@ -74,6 +74,7 @@ class NodeGroupArgs:
     anti_affinity: str = "hard"
     priority_class_name: str | None = None  # a PriorityClass the cluster has; none: the default
     pod_security_context: Mapping[str, Any] = field(default_factory=dict)  # e.g. runAsUser, fsGroup
+    max_unavailable: int | str = 1  # pods a rolling update restarts at once: 2, or "10%"
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ _GROUP_KEYS = {
     "antiAffinity": "anti_affinity",
     "priorityClassName": "priority_class_name",
     "podSecurityContext": "pod_security_context",
+    "maxUnavailable": "max_unavailable",
 }
 _STORAGE_KEYS = {"hostPath": "host_path", "size": "size", "storageClass": "storage_class"}
 _KUBECONFIG_KEYS = {"hostPath": "host_path"}
@@ -199,7 +201,7 @@ def _pick(raw: Any, key: str, names: Mapping[str, str], problems: _Problems) -> 
 
 
 # Fields whose values `pulumi config set --path` may store as strings ("3", "true").
-_INT_FIELDS = {"replicas"}
+_INT_FIELDS = {"replicas", "max_unavailable"}
 _BOOL_FIELDS = {"push", "create_namespace", "insecure_registry", "allow_disruptive", "enabled"}
 # Object-valued fields the CLI hands over as "" when the stack file says null.
 _NULLABLE_OBJECTS = {"kubeconfig", "storage", "network_policy"}
@@ -317,6 +319,7 @@ def validate(args: EsClusterArgs) -> Cluster:
             )
         if not any(g.client for g in groups):
             warnings.append("nodeGroups: no group has the client role, so the HTTP service selects no pods")
+        _check_master_batches(groups, master_eligible, problems)
 
     network_policy = _validate_network_policy(args.network_policy, problems)
     level = _pod_security_level(args.pod_security, groups, kubeconfig, problems)
@@ -406,6 +409,21 @@ def _validate_image(a: ImageArgs, problems: _Problems) -> Image:
     )
 
 
+def _check_master_batches(groups: list[NodeGroup], master_eligible: int, problems: _Problems) -> None:
+    """A master group's rolling update must not take the cluster below quorum: at most
+    master-eligible minus quorum of them restart at once (1 where that is 0: one or two masters
+    lose their quorum at any restart)."""
+    quorum = master_quorum(master_eligible)
+    spare = max(master_eligible - quorum, 1)
+    for g in groups:
+        if g.master and g.roll_batch > spare:
+            problems.add(
+                f"nodeGroups.{g.name}.maxUnavailable",
+                f"{_show(g.max_unavailable)} restarts {g.roll_batch} of the {master_eligible} master-eligible nodes at once, "
+                f"leaving {master_eligible - g.roll_batch}, below the quorum of {quorum}: at most {spare} may restart together",
+            )
+
+
 def _validate_group(name: Any, g: Any, name_budget: int | None, problems: _Problems, warnings: list[str]) -> NodeGroup | None:
     key = f"nodeGroups.{name}"
     before = len(problems)
@@ -476,6 +494,9 @@ def _validate_group(name: Any, g: Any, name_budget: int | None, problems: _Probl
     if g.priority_class_name is not None:
         _check(k8s.dns1123_subdomain(g.priority_class_name), f"{key}.priorityClassName", g.priority_class_name, problems)
 
+    max_unavailable = g.max_unavailable if g.max_unavailable is not None else 1
+    _check(k8s.int_or_percent(max_unavailable), f"{key}.maxUnavailable", max_unavailable, problems)
+
     if len(problems) > before:
         return None
     return NodeGroup(
@@ -491,6 +512,7 @@ def _validate_group(name: Any, g: Any, name_budget: int | None, problems: _Probl
         anti_affinity=g.anti_affinity,
         priority_class_name=g.priority_class_name,
         pod_security_context=dict(psc),
+        max_unavailable=max_unavailable,
     )
 
 

@@ -100,6 +100,7 @@ class GroupImpact:
     restart: tuple[str, ...] = ()  # what changed in the pod template: a rolling restart
     replaced: tuple[str, ...] = ()  # the immutable fields that changed
     data: str | None = None  # what happens to the data of a replaced or removed group
+    batch: int = 1  # pods a rolling restart takes down at once (maxUnavailable)
 
     def line(self) -> str:
         if self.change == "added":
@@ -112,7 +113,8 @@ class GroupImpact:
         if self.scaled:
             parts.append(f"scaled {self.scaled[0]} -> {self.scaled[1]}")
         if self.restart:
-            parts.append(f"rolling restart, one pod at a time ({', '.join(self.restart)})")
+            at_once = "one pod" if self.batch == 1 else f"{self.batch} pods"
+            parts.append(f"rolling restart, {at_once} at a time ({', '.join(self.restart)})")
         return f"{self.name}: {'; '.join(parts) or 'unchanged'}"
 
 
@@ -226,7 +228,7 @@ def compare(before: Mapping[str, Any] | None, cluster: Cluster, image: str, allo
         scaled = (old["replicas"], new["replicas"]) if old["replicas"] != new["replicas"] else None
         restart = tuple(restart_reasons(old["template"], new["template"]))
         change = "updated" if scaled or restart else "unchanged"
-        impacts.append(GroupImpact(name, change, scaled=scaled, restart=restart))
+        impacts.append(GroupImpact(name, change, scaled=scaled, restart=restart, batch=cluster.group(name).roll_batch))
         if scaled and scaled[1] < scaled[0]:
             if "master" in old["roles"]:
                 masters_down += scaled[0] - scaled[1]
@@ -398,3 +400,42 @@ def parse_allow(value: Any) -> tuple[frozenset[str] | None, str | None]:
             return frozenset(value), None
         return None, f"unknown kind {', '.join(repr(u) for u in unknown)}; the kinds are {', '.join(DISRUPTIONS)}"
     return None, f"must be true, false or a list of {', '.join(DISRUPTIONS)}, got {value!r}"
+
+
+# --- a DaemonSet's planned count against the nodes it runs on ----------------------------------
+
+
+def daemonset_drift(group: NodeGroup, cluster: Cluster, scheduled: int) -> str | None:
+    """A warning when a DaemonSet group's `replicas` (the nodes planned) differs from the nodes
+    its controller schedules it on (status.desiredNumberScheduled: the nodes matching its
+    nodeSelector whose taints it tolerates), saying what is wrong because of it and the fix."""
+    if group.workload != "DaemonSet" or scheduled == group.replicas:
+        return None
+    key = f"nodeGroups.{group.name}.replicas"
+    head = (
+        f"{key} is {group.replicas}, but {scheduled} node(s) match the nodeSelector of DaemonSet "
+        f"{cluster.namespace}/{specs.workload_name(cluster, group)}"
+    )
+    if group.master:
+        running = cluster.master_eligible - group.replicas + scheduled
+        if master_quorum(running) > cluster.quorum:
+            risk = (
+                f"with {running} master-eligible nodes, the quorum it runs with (MIN_MASTERS {cluster.quorum}) is not a "
+                f"majority ({master_quorum(running)}), so a network split can elect two masters (split-brain)"
+            )
+        elif running < cluster.quorum:
+            risk = f"only {running} master-eligible node(s) run, fewer than the quorum of {cluster.quorum}: no master can be elected"
+        else:
+            risk = (
+                f"the quorum (MIN_MASTERS {cluster.quorum}) was set for {cluster.master_eligible} master-eligible nodes, and {running} run"
+            )
+        fix = f"set {key} to {scheduled} and run pulumi up (a master group's count sets the quorum, so it must be exact), or label nodes to match"
+    else:
+        floor = max(group.replicas - group.roll_batch, 0)
+        evictable = max(scheduled - floor, 0)
+        if evictable == 0:
+            risk = f"its disruption budget (minAvailable {floor}) allows no eviction at all, so a node drain waits forever"
+        else:
+            risk = f"its disruption budget (minAvailable {floor}) lets {evictable} pod(s) be evicted at once, not {group.roll_batch}"
+        fix = f"set {key} to {scheduled} and run pulumi up"
+    return f"{head}: {risk}; {fix}."

@@ -122,6 +122,39 @@ def label_value(v: Any) -> str | None:
     return None
 
 
+# --- int-or-percent (rolling updates, disruption budgets) --------------------------------------
+
+_PERCENT = re.compile(r"(?P<n>[0-9]{1,3})%")
+
+
+def int_or_percent(v: Any) -> str | None:
+    """A positive IntOrString as rollingUpdate.maxUnavailable takes it: a whole number from 1, or
+    a percentage from 1% to 100% (written "25%", a string)."""
+    if is_int(v):
+        if v < 1:
+            return "must be at least 1 (or a percentage such as '25%')"
+        if v > INT32_MAX:
+            return f"must be at most {INT32_MAX} (Kubernetes' int32)"
+        return None
+    if _is_str(v):
+        m = _PERCENT.fullmatch(v)
+        if m is None:
+            return "must be a whole number such as 2, or a percentage such as '25%'"
+        if not 1 <= int(m.group("n")) <= 100:
+            return "must be a percentage from 1% to 100%"
+        return None
+    return "must be a whole number such as 2, or a percentage such as '25%'"
+
+
+def scaled(v: int | str, total: int, *, round_up: bool) -> int:
+    """An int-or-percent resolved against `total` as the controllers do: a percentage of it,
+    rounded up (DaemonSet, StatefulSet, disruption budget) or down (Deployment)."""
+    if is_int(v):
+        return v
+    n = int(_PERCENT.fullmatch(v).group("n"))  # type: ignore[union-attr]
+    return -(-n * total // 100) if round_up else n * total // 100
+
+
 # --- quantities and resources -------------------------------------------------------------------
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from . import k8s
+
 
 def master_quorum(master_eligible: int) -> int:
     """discovery.zen.minimum_master_nodes: a strict majority, so two halves never both elect."""
@@ -38,6 +40,16 @@ class NodeGroup:
     anti_affinity: str
     priority_class_name: str | None = None
     pod_security_context: Mapping[str, object] = field(default_factory=dict)
+    # rollingUpdate.maxUnavailable: a whole number or a percentage ("10%").
+    max_unavailable: int | str = 1
+
+    @property
+    def roll_batch(self) -> int:
+        """Pods one step of a rolling update takes down: maxUnavailable resolved against the
+        planned replicas as the group's controller resolves it (a Deployment rounds a percentage
+        down, the others up), from 1 to all of them."""
+        n = k8s.scaled(self.max_unavailable, self.replicas, round_up=self.workload != "Deployment")
+        return min(max(n, 1), max(self.replicas, 1))
 
     @property
     def master(self) -> bool:

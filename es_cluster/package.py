@@ -48,6 +48,8 @@ class NodeGroup(TypedDict, total=False):
     """A PriorityClass of the cluster, for the group's pods."""
     pod_security_context: dict[str, Any]
     """The pods' runAsUser, runAsGroup, runAsNonRoot, fsGroup, fsGroupChangePolicy, supplementalGroups."""
+    max_unavailable: str
+    """Pods a rolling update restarts at once: a whole number ("2") or a percentage ("10%"); default 1."""
 
 
 class Image(TypedDict, total=False):

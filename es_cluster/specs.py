@@ -270,10 +270,10 @@ def workload(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
         "template": pod_template(group, cluster, image),
     }
     if group.workload == "DaemonSet":
-        spec["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}
+        spec["updateStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": group.max_unavailable}}
     elif group.workload == "Deployment":
         spec["replicas"] = group.replicas
-        spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}
+        spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": group.max_unavailable, "maxSurge": 0}}
         # The controller itself marks a rollout failed when no pod became ready for this long.
         spec["progressDeadlineSeconds"] = cluster.rollout_timeout_seconds
     else:
@@ -291,6 +291,10 @@ def workload(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
             updateStrategy={"type": "RollingUpdate"},
             volumeClaimTemplates=[claim],
         )
+        if group.max_unavailable != 1:
+            # Beta from Kubernetes 1.35 (MaxUnavailableStatefulSet); older API servers drop it
+            # and roll one pod at a time.
+            spec["updateStrategy"]["rollingUpdate"] = {"maxUnavailable": group.max_unavailable}
     metadata = _meta(cluster, workload_name(cluster, group), pod_labels(cluster, group))
     if group.workload == "DaemonSet":
         metadata["annotations"] = {c.PLANNED_REPLICAS_ANNOTATION: str(group.replicas)}
@@ -298,22 +302,25 @@ def workload(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
 
 
 def rollout_timeout(group: NodeGroup, cluster: Cluster) -> str:
-    """How long `pulumi up` waits for the group's workload: rolloutTimeout for each pod it
-    restarts one at a time (its replicas; a DaemonSet's planned count), as a Pulumi timeout."""
-    return f"{cluster.rollout_timeout_seconds * max(group.replicas, 1)}s"
+    """How long `pulumi up` waits for the group's workload: rolloutTimeout for each step of its
+    rolling update (its replicas, a DaemonSet's planned count, over maxUnavailable at a time),
+    as a Pulumi timeout."""
+    steps = -(-max(group.replicas, 1) // group.roll_batch)
+    return f"{cluster.rollout_timeout_seconds * steps}s"
 
 
 def disruption_limit(group: NodeGroup, cluster: Cluster) -> Manifest:
     """Masters: never let a voluntary disruption take the cluster below quorum, counting the
-    master-eligible nodes of the other groups as up. Others: one pod at a time, as maxUnavailable
-    so the budget does not change with replicas; DaemonSets have no scale subresource for the
-    disruption controller to read, so theirs is an integer minAvailable."""
+    master-eligible nodes of the other groups as up. Others: as many pods as a rolling update
+    takes down (maxUnavailable), as maxUnavailable so the budget follows replicas; DaemonSets
+    have no scale subresource for the disruption controller to read, so theirs is an integer
+    minAvailable of the planned count."""
     if group.master:
         others = cluster.master_eligible - group.replicas
         return {"minAvailable": max(cluster.quorum - others, 0)}
     if group.workload == "DaemonSet":
-        return {"minAvailable": max(group.replicas - 1, 0)}
-    return {"maxUnavailable": 1}
+        return {"minAvailable": max(group.replicas - group.roll_batch, 0)}
+    return {"maxUnavailable": group.max_unavailable}
 
 
 def unhealthy_pod_eviction(group: NodeGroup) -> Manifest:

@@ -80,7 +80,7 @@ def test_schema_is_inferred_from_the_component(program: YamlProgram):
     assert group["properties"]["replicas"]["type"] == "integer"
     assert set(group["properties"]) == {
         "roles", "replicas", "workload", "nodeSelector", "storage", "heapSize", "resources", "tolerations", "antiAffinity",
-        "priorityClassName", "podSecurityContext",
+        "priorityClassName", "podSecurityContext", "maxUnavailable",
     }  # fmt: skip
 
 

@@ -176,6 +176,7 @@ ok_group = st.fixed_dictionaries(
         "resources": ok_resources,
         "tolerations": ok_tolerations,
         "antiAffinity": st.sampled_from(["hard", "soft"]),
+        "maxUnavailable": st.sampled_from([1, 2, "1", "25%", "100%"]),
     },
 )
 near_valid_configs = st.fixed_dictionaries(
@@ -241,6 +242,7 @@ HOSTILE_BY_KEY = {
     "effect": st.sampled_from(["", "NoSchedule", "NoExecute", "Never", "noschedule"]),
     "tolerationSeconds": st.sampled_from([0, -1, 2**63, 2**64, 1.5, "30", True]),
     "replicas": st.sampled_from([0, -1, 2**31 - 1, 2**31, 3.0, "3", True]),
+    "maxUnavailable": st.sampled_from([0, -1, "0", "0%", "101%", "1000%", "25 %", "%", 2**31, 1.5, True, "-1"]),
     "heapSize": st.sampled_from(["1g\n", "0g", "1gb", "512M", "1000000000g", "64g"]),
     "storageClass": st.sampled_from(["Fast", "fast.", "-fast", "f" * 254, "a\n"]),
     "clusterName": st.sampled_from(["a" * 40, "a" * 41, "1a", "a-", "a\n", "A"]),
@@ -374,6 +376,7 @@ typed_groups = st.builds(
     resources=st.one_of(ok_resources, garbage),
     tolerations=st.one_of(tolerations, garbage),
     anti_affinity=st.one_of(st.just("hard"), garbage),
+    max_unavailable=st.one_of(st.sampled_from([1, 3, "50%"]), garbage),
 )
 typed_args = st.builds(
     EsClusterArgs,

@@ -42,7 +42,7 @@ def test_schema_inputs_are_the_stack_config_keys(schema):
     types = schema["types"]
     assert set(types["es-cluster:index:NodeGroup"]["properties"]) == {
         "roles", "replicas", "workload", "nodeSelector", "storage", "heapSize", "resources", "tolerations", "antiAffinity",
-        "priorityClassName", "podSecurityContext",
+        "priorityClassName", "podSecurityContext", "maxUnavailable",
     }  # fmt: skip
     assert set(types["es-cluster:index:Storage"]["properties"]) == {"hostPath", "size", "storageClass"}
     assert set(types["es-cluster:index:Image"]["properties"]) == {

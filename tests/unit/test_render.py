@@ -26,8 +26,8 @@ config:
     master: {roles: [master], replicas: 3, storage: {size: 5Gi}, antiAffinity: soft,
              tolerations: [{key: dedicated, operator: Equal, value: es, effect: NoSchedule}]}
     data: {roles: [data], replicas: 4, storage: {size: 500Gi, storageClass: fast-ssd}, heapSize: 8g,
-           resources: {requests: {cpu: "2", memory: 16Gi}, limits: {memory: 16Gi}}}
-    client: {roles: [client], replicas: 2}
+           resources: {requests: {cpu: "2", memory: 16Gi}, limits: {memory: 16Gi}}, maxUnavailable: 2}
+    client: {roles: [client], replicas: 2, maxUnavailable: "50%"}
 """,
     "combined.yaml": """
 config:
