@@ -15,7 +15,7 @@ export PULUMI_CONFIG_PASSPHRASE ?= es-cluster-local
 export PULUMI_SKIP_UPDATE_CHECK := 1
 TOOLCHAIN_ENV = eval "$$(scripts/toolchain.sh --env)" && export PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: help venv unit lint test e2e bench-validate mutation toolchain cluster cluster-down up preview destroy render clean
+.PHONY: help venv unit lint test e2e bench-validate bench-scale mutation toolchain cluster cluster-down up preview destroy render clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -43,6 +43,10 @@ e2e: venv ## end-to-end tests only (real engine, providers and API server)
 
 bench-validate: venv ## figures: configs/s through validation, render time of a 200-group stack
 	$(VENV)/bin/python benchmarks/validation.py
+
+NODES ?= 500
+bench-scale: venv ## figures: NODES (500) kwok nodes, pulumi up/preview/rolls against kubectl apply (slow at 500)
+	$(VENV)/bin/python benchmarks/scale.py --nodes $(NODES)
 
 # Mutants are named <module>.x_<function>__mutmut_<n>; MUTANTS picks some, e.g. "es_cluster.security*".
 MUTANTS ?=

@@ -14,6 +14,7 @@
 #          (the fault tests' outage)
 # Nodes kwok-node-0..2 carry kube-system/es-master-node=true and 3..4 kube-system/es-data-node=true,
 # as the field report labels them; any further node is left unlabelled, for scaling out.
+# KWOK_MASTER_NODES and KWOK_DATA_NODES change those counts (benchmarks/scale.py: 3 and 400).
 # Env: ES_CLUSTER_STATE (default: <repo>/.state), KWOK_NODES (default 6), REAL_NODES (default 0;
 #      see scripts/cluster-nodes.sh), ES_CLUSTER_PORT_BASE (default 16440: apiserver on it, the
 #      others just above).
@@ -24,6 +25,8 @@ STATE=${ES_CLUSTER_STATE:-$REPO/.state}
 DIR=$STATE/cluster
 KUBECONFIG_OUT=$STATE/kubeconfig
 NODES=${KWOK_NODES:-6}
+MASTER_NODES=${KWOK_MASTER_NODES:-3}
+DATA_NODES=${KWOK_DATA_NODES:-2}
 BASE=${ES_CLUSTER_PORT_BASE:-16440}
 API_PORT=$BASE
 ETCD_PORT=$((BASE + 1))
@@ -120,8 +123,8 @@ fake_nodes() {
   local i role
   for ((i = 0; i < NODES; i++)); do
     role=""
-    ((i < 3)) && role=", kube-system/es-master-node: \"true\""
-    ((i == 3 || i == 4)) && role=", kube-system/es-data-node: \"true\""
+    ((i < MASTER_NODES)) && role=", kube-system/es-master-node: \"true\""
+    ((i >= MASTER_NODES && i < MASTER_NODES + DATA_NODES)) && role=", kube-system/es-data-node: \"true\""
     cat <<EOF
 ---
 apiVersion: v1
@@ -137,6 +140,10 @@ EOF
   done
 }
 
+# WatchList=false: etcd 3.4 (Debian's) cannot give the progress notifications a watch-list stream
+# needs, so the API server ended every such watch of kwok's (client-go 0.36 asks for them first)
+# with an error, and kwok saw pod changes only after re-listing, tens of seconds late: a 48-pod
+# DaemonSet roll took about 40 s a pod. Without the feature, clients list and then watch.
 start_apiserver() {
   local p=$DIR/pki reconciler=none
   ((REAL_NODES > 0)) && reconciler=lease  # the `kubernetes` Service's Endpoints, for real pods
@@ -146,7 +153,7 @@ start_apiserver() {
     --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" --client-ca-file "$p/ca.crt" \
     --service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
     --service-account-issuer https://kubernetes.default.svc --service-cluster-ip-range 10.96.0.0/16 \
-    --authorization-mode Node,RBAC --endpoint-reconciler-type "$reconciler"
+    --authorization-mode Node,RBAC --endpoint-reconciler-type "$reconciler" --feature-gates WatchList=false
   wait_for kube-apiserver 120 api_ready
 }
 
@@ -188,7 +195,7 @@ up() {
       --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
       --cidr 10.244.0.0/16 --node-ip 127.0.0.1
     fake_nodes | kubectl --kubeconfig "$KUBECONFIG_OUT" apply -f - >/dev/null
-    wait_for "$NODES ready kwok nodes" 60 bash -c \
+    wait_for "$NODES ready kwok nodes" $((60 + NODES / 5)) bash -c \
       "[[ \$(kubectl --kubeconfig '$KUBECONFIG_OUT' get nodes -l type=kwok --no-headers | grep -cw Ready) -ge $NODES ]]"
   fi
   nodes_up "$bin"
