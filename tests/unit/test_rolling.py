@@ -255,3 +255,12 @@ def test_the_component_warns_from_the_daemonsets_status(seed_config, warnings):
         "its disruption budget (minAvailable 1) lets 2 pod(s) be evicted at once, not 1; "
         "set nodeGroups.data.replicas to 3 and run pulumi up."
     ]
+
+
+def test_the_package_takes_max_unavailable_as_a_string(seed_config):
+    # The component package's schema types it as a string; "2" is the number 2, as in stack config.
+    from es_cluster.package import stack_config_from_inputs
+
+    inputs = {"node_groups": {"m": {"roles": ["master", "data", "client"], "replicas": 5.0, "max_unavailable": "2"}}}
+    cluster = validate(parse_stack_config(stack_config_from_inputs(inputs)))
+    assert cluster.group("m").max_unavailable == 2 and cluster.group("m").roll_batch == 2
