@@ -71,6 +71,7 @@ def _group_record(group: NodeGroup, cluster: Cluster, image: str) -> dict[str, A
         "workload": w["metadata"]["name"],
         "roles": list(group.roles),
         "replicas": group.replicas,
+        "maxUnavailable": group.max_unavailable,
         "storage": storage,
         "selector": w["spec"]["selector"],
         "volumeClaimTemplates": w["spec"].get("volumeClaimTemplates"),
@@ -101,6 +102,7 @@ class GroupImpact:
     replaced: tuple[str, ...] = ()  # the immutable fields that changed
     data: str | None = None  # what happens to the data of a replaced or removed group
     batch: int = 1  # pods a rolling restart takes down at once (maxUnavailable)
+    step: tuple[Any, Any] | None = None  # maxUnavailable before and after, when it changed
 
     def line(self) -> str:
         if self.change == "added":
@@ -112,6 +114,8 @@ class GroupImpact:
         parts = []
         if self.scaled:
             parts.append(f"scaled {self.scaled[0]} -> {self.scaled[1]}")
+        if self.step:
+            parts.append(f"maxUnavailable {self.step[0]} -> {self.step[1]} (no restart by itself)")
         if self.restart:
             at_once = "one pod" if self.batch == 1 else f"{self.batch} pods"
             parts.append(f"rolling restart, {at_once} at a time ({', '.join(self.restart)})")
@@ -173,6 +177,7 @@ class Impact:
                     "change": g.change,
                     **({"scaled": list(g.scaled)} if g.scaled and g.change == "updated" else {}),
                     **({"restart": list(g.restart)} if g.restart else {}),
+                    **({"maxUnavailable": list(g.step)} if g.step else {}),
                     **({"replaced": list(g.replaced)} if g.replaced else {}),
                     **({"data": g.data} if g.data else {}),
                 }
@@ -227,8 +232,11 @@ def compare(before: Mapping[str, Any] | None, cluster: Cluster, image: str, allo
             continue
         scaled = (old["replicas"], new["replicas"]) if old["replicas"] != new["replicas"] else None
         restart = tuple(restart_reasons(old["template"], new["template"]))
-        change = "updated" if scaled or restart else "unchanged"
-        impacts.append(GroupImpact(name, change, scaled=scaled, restart=restart, batch=cluster.group(name).roll_batch))
+        # Records before maxUnavailable existed rolled one pod at a time.
+        step = (old.get("maxUnavailable", 1), new["maxUnavailable"])
+        step = step if step[0] != step[1] else None
+        change = "updated" if scaled or restart or step else "unchanged"
+        impacts.append(GroupImpact(name, change, scaled=scaled, restart=restart, batch=cluster.group(name).roll_batch, step=step))
         if scaled and scaled[1] < scaled[0]:
             if "master" in old["roles"]:
                 masters_down += scaled[0] - scaled[1]

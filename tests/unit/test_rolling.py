@@ -171,7 +171,7 @@ def test_the_change_summary_says_how_many_pods_restart_at_once(seed_config):
     before = scaled_seed(seed_config, data={"replicas": 40})
     after = scaled_seed(seed_config, data={"replicas": 40, "maxUnavailable": "10%", "heapSize": "512m"})
     lines = compare(record(before, DIGEST_REF), after, DIGEST_REF, frozenset()).summary().splitlines()
-    assert "  data: rolling restart, 4 pods at a time (heap 1g -> 512m)" in lines
+    assert "  data: maxUnavailable 1 -> 10% (no restart by itself); rolling restart, 4 pods at a time (heap 1g -> 512m)" in lines
 
 
 # --- a DaemonSet's planned count against the nodes it runs on -------------------------------------
@@ -264,3 +264,16 @@ def test_the_package_takes_max_unavailable_as_a_string(seed_config):
     inputs = {"node_groups": {"m": {"roles": ["master", "data", "client"], "replicas": 5.0, "max_unavailable": "2"}}}
     cluster = validate(parse_stack_config(stack_config_from_inputs(inputs)))
     assert cluster.group("m").max_unavailable == 2 and cluster.group("m").roll_batch == 2
+
+
+def test_the_change_summary_names_a_new_max_unavailable(seed_config):
+    before = scaled_seed(seed_config, data={"replicas": 40})
+    after = scaled_seed(seed_config, data={"replicas": 40, "maxUnavailable": "10%"})
+    result = compare(record(before, DIGEST_REF), after, DIGEST_REF, frozenset())
+    assert "  data: maxUnavailable 1 -> 10% (no restart by itself)" in result.summary().splitlines()
+    assert result.output()["groups"]["data"] == {"change": "updated", "maxUnavailable": [1, "10%"]}
+    # A record from before the setting existed is read as 1: no change reported for the default.
+    old = record(before, DIGEST_REF)
+    for g in old["groups"].values():
+        del g["maxUnavailable"]
+    assert compare(old, before, DIGEST_REF, frozenset()).unchanged
