@@ -57,6 +57,25 @@ def stack_config(shape: dict[str, int], image: str, data_max_unavailable: int | 
     return config
 
 
+class Figures(dict):
+    """The figures so far: each one is printed to stderr as it is measured, and written to the
+    JSON file at once, so a long run that is stopped still leaves what it measured."""
+
+    def __init__(self, path: Path | None, **initial: Any):
+        super().__init__(**initial)
+        self.path = path
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        print(
+            f"bench-scale: {key} = {value:.2f}" if isinstance(value, float) else f"bench-scale: {key} = {value}",
+            file=sys.stderr,
+            flush=True,
+        )
+        if self.path is not None:
+            self.path.write_text(json.dumps(self, indent=2))
+
+
 def timed(fn, *args, **kwargs) -> tuple[float, Any]:
     start = time.monotonic()
     result = fn(*args, **kwargs)
@@ -283,7 +302,7 @@ def main() -> int:
     env.pop("PULUMI_BACKEND_URL", None)
     env.pop("KUBECONFIG", None)
 
-    figures: dict[str, Any] = {"nodes": args.nodes, "shape": shape, "machine": machine()}
+    figures = Figures(args.json, nodes=args.nodes, shape=shape, machine=machine())
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         figures["render_ms"] = statistics.median(render_dir(stack_config(shape, IMAGES[0]), work / "render") for _ in range(5)) * 1000
@@ -296,8 +315,6 @@ def main() -> int:
         finally:
             cluster.script("down")
     print(report(figures))
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2))
     return 0
 
 

@@ -184,12 +184,18 @@ up() {
   wait_for etcd 30 curl -sf "http://127.0.0.1:$ETCD_PORT/health"
   nodes_net_up
   start_apiserver
+  # kwok heartbeats a node every 20-45 s, later under load (500 nodes, benchmarks/scale.py); a
+  # node past the default 50 s grace period went Unknown for a moment, which marked its pods not
+  # ready for good (kwok does not make them ready again): hence 3 minutes. The controller
+  # manager's and the scheduler's client rate limits (20 requests/s by default) are raised so
+  # 400 DaemonSet pods are not queued behind them.
   start kube-controller-manager kube-controller-manager --kubeconfig "$KUBECONFIG_OUT" \
     --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --leader-elect=false \
     --service-account-private-key-file "$p/sa.key" --root-ca-file "$p/ca.crt" \
-    --use-service-account-credentials --controllers '*,-nodeipam,-cloud-node-lifecycle'
+    --use-service-account-credentials --controllers '*,-nodeipam,-cloud-node-lifecycle' \
+    --node-monitor-grace-period 3m --kube-api-qps 200 --kube-api-burst 400
   start kube-scheduler kube-scheduler --kubeconfig "$KUBECONFIG_OUT" \
-    --bind-address 127.0.0.1 --secure-port "$SCHED_PORT" --leader-elect=false
+    --bind-address 127.0.0.1 --secure-port "$SCHED_PORT" --leader-elect=false --kube-api-qps 200 --kube-api-burst 400
   if ((NODES > 0)); then
     start kwok kwok --kubeconfig "$KUBECONFIG_OUT" --server-address "127.0.0.1:$KWOK_PORT" --config "$bin/kwok-stages.yaml" \
       --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
