@@ -34,8 +34,9 @@ from es_cluster.render import render, write  # noqa: E402
 from es_cluster.stack import config_from_file  # noqa: E402
 from tests.e2e.conftest import Stack, run, wait_until  # noqa: E402
 
-STATE = ROOT / ".state" / "bench-scale"
-PORT_BASE = "16480"
+# ES_BENCH_STATE and ES_BENCH_PORT_BASE let two runs share a machine.
+STATE = Path(os.environ.get("ES_BENCH_STATE", ROOT / ".state" / "bench-scale"))
+PORT_BASE = os.environ.get("ES_BENCH_PORT_BASE", "16480")
 NAMESPACE = "es-bench"
 IMAGES = ["localhost:5000/es-kubernetes@sha256:" + c * 64 for c in "abcd"]
 MASTERS = 3
