@@ -72,18 +72,23 @@ def wait_until(
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last saw: {last!r}{detail}")
 
 
-@pytest.fixture(scope="session")
-def tool_env() -> dict[str, str]:
+def toolchain_env(passphrase: str) -> dict[str, str]:
     """PATH with the pinned toolchain and this venv's Python (policy/run and the examples'
-    helper commands use the first python on PATH; stack programs run in their .venv)."""
+    helper commands use the first python on PATH; stack programs run in their .venv), and a
+    Pulumi home, no update check, and a passphrase for file-backend stacks."""
     bin_dir = run([str(ROOT / "scripts" / "toolchain.sh")], env=dict(os.environ), timeout=5400).stdout.strip().splitlines()[-1]
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([bin_dir, str(Path(sys.executable).parent), env["PATH"]])
     env["PULUMI_HOME"] = env.get("PULUMI_HOME") or str(Path(bin_dir).parent / "pulumi-home")
     env["PULUMI_SKIP_UPDATE_CHECK"] = "1"
-    env["PULUMI_CONFIG_PASSPHRASE"] = "es-cluster-e2e"
+    env["PULUMI_CONFIG_PASSPHRASE"] = passphrase
     env.pop("PULUMI_BACKEND_URL", None)
     return env
+
+
+@pytest.fixture(scope="session")
+def tool_env() -> dict[str, str]:
+    return toolchain_env("es-cluster-e2e")
 
 
 @pytest.fixture(scope="session")
