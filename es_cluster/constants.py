@@ -52,5 +52,8 @@ DATA_NODE_LABEL = "kube-system/es-data-node"
 # policy pack (policy/es_rules.py) reads it, since no preview can count labelled nodes.
 PLANNED_REPLICAS_ANNOTATION = "es-cluster.io/replicas"
 
+# pulumi-kubernetes does not await an object with this annotation set to "true".
+SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
+
 DEFAULT_BASE_IMAGE = "quay.io/pires/docker-elasticsearch-kubernetes:2.3.4"
 DEFAULT_REPOSITORY = "localhost:5000/es-kubernetes"

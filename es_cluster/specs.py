@@ -126,11 +126,19 @@ def discovery_role_binding(cluster: Cluster) -> Manifest:
 
 
 def http_service(cluster: Cluster) -> Manifest:
-    """The clients' entry point: 9200 only, on the pods with the client role."""
+    """The clients' entry point: 9200 only, on the pods with the client role.
+
+    Unless it is a LoadBalancer, pulumi-kubernetes is told not to await it: its Service await
+    ends 10 s after the last change to the Service's Endpoints, which held every `up` 10 s past
+    the workloads' own readiness, and the client workload's await already proves the pods this
+    Service selects are ready. A LoadBalancer keeps the await, which waits for its address."""
+    metadata = _meta(cluster, http_service_name(cluster))
+    if cluster.http_service_type != "LoadBalancer":
+        metadata["annotations"] = {c.SKIP_AWAIT_ANNOTATION: "true"}
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _meta(cluster, http_service_name(cluster)),
+        "metadata": metadata,
         "spec": {
             "type": cluster.http_service_type,
             "selector": {c.LABEL_INSTANCE: cluster.name, role_label("client"): "true"},

@@ -28,7 +28,8 @@ MANAGED = "app.kubernetes.io/managed-by=es-cluster"
 @pytest.fixture(scope="module")
 def stack(make_stack) -> Stack:
     s = make_stack("seed", seed_config())
-    s.up()
+    # --json: the engine's events, one per line, kept for the tests that read what happened.
+    (s.dir / "up-events.json").write_text(s.pulumi("up", "--yes", "--skip-preview", "--json").stdout)
     return s
 
 
@@ -85,6 +86,30 @@ def test_up_creates_every_declared_object_as_declared(stack: Stack, kube: Kube):
     assert outputs["transportService"] == "es-logging-transport"
     assert outputs["httpUrl"] == "http://es-logging-http.elasticsearch.svc:9200"
     assert outputs["workloads"] == {"master": "es-logging-master", "data": "es-logging-data", "client": "es-logging-client"}
+
+
+def provider_statuses(stack: Stack) -> dict[str, list[str]]:
+    """What the Kubernetes provider said while awaiting each object during the first `up`, by
+    the object's name in the stack (from the engine's event log)."""
+    said: dict[str, list[str]] = {}
+    for line in (stack.dir / "up-events.json").read_text().splitlines():
+        if not line.startswith("{"):
+            continue
+        diag = json.loads(line).get("diagnosticEvent") or {}
+        if diag.get("urn"):
+            said.setdefault(diag["urn"].rsplit("::", 1)[-1], []).append(diag.get("message", ""))
+    return said
+
+
+def test_up_awaits_the_workloads_and_not_the_http_services_endpoints(stack: Stack):
+    # The provider's Service await ends 10 s after the Endpoints' last change; it held every
+    # `up` that long after the workloads were ready. The client Deployment's own await, which
+    # the provider reports as it goes, is what proves the HTTP Service's pods ready.
+    said = provider_statuses(stack)
+    assert any("ReplicaSet" in m or "Deployment" in m for m in said.get("es-logging-deployment-es-logging-client", [])), said.keys()
+    http = said.get("es-logging-service-es-logging-http", [])
+    assert any("Skipping await" in m for m in http), http
+    assert not any("direct traffic" in m for m in http), http
 
 
 def test_daemonset_pods_land_only_on_labelled_nodes(stack: Stack, kube: Kube):

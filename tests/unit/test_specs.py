@@ -281,3 +281,15 @@ def test_a_priority_class_reaches_the_pods_and_is_validated_as_a_name():
     with pytest.raises(ConfigError) as e:
         load({"nodeGroups": {"m": {"roles": ["master"], "priorityClassName": "Not_A_Name"}}})
     assert [k for k, _ in e.value.problems] == ["nodeGroups.m.priorityClassName"]
+
+
+def test_http_service_is_not_awaited_unless_it_is_a_load_balancer(seed_config):
+    # pulumi-kubernetes' Service await ends 10 s after the Endpoints last changed; the client
+    # workload's await already proves the selected pods ready. A LoadBalancer's await waits
+    # for its address, which a user asking for one wants `up` to see.
+    for kind in ("ClusterIP", "NodePort"):
+        svc = specs.http_service(load({**seed_config, "httpServiceType": kind}))
+        assert svc["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
+    svc = specs.http_service(load({**seed_config, "httpServiceType": "LoadBalancer"}))
+    assert "annotations" not in svc["metadata"]
+    assert "annotations" not in specs.transport_service(load(seed_config))["metadata"]
