@@ -45,8 +45,9 @@ bench-validate: venv ## figures: configs/s through validation, render time of a 
 	$(VENV)/bin/python benchmarks/validation.py
 
 NODES ?= 500
-bench-scale: venv ## figures: NODES (500) kwok nodes, pulumi up/preview/rolls against kubectl apply (slow at 500)
-	$(VENV)/bin/python benchmarks/scale.py --nodes $(NODES)
+BENCH_ARGS ?=
+bench-scale: venv ## figures: NODES (500) kwok nodes, pulumi up/preview/rolls against kubectl apply (slow at 500; BENCH_ARGS=--no-roll-1 skips the 1-pod rolls)
+	$(VENV)/bin/python benchmarks/scale.py --nodes $(NODES) $(BENCH_ARGS)
 
 # Mutants are named <module>.x_<function>__mutmut_<n>; MUTANTS picks some, e.g. "es_cluster.security*".
 MUTANTS ?=

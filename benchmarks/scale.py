@@ -177,7 +177,7 @@ def render_dir(config: dict[str, Any], out: Path) -> float:
     return elapsed
 
 
-def floor(cluster: Cluster, shape: dict[str, int], work: Path, figures: dict[str, Any]) -> None:
+def floor(cluster: Cluster, shape: dict[str, int], work: Path, figures: dict[str, Any], roll_1: bool = True) -> None:
     """kubectl apply + rollout status of the same objects: what any tool must at least spend."""
     out = work / "floor"
 
@@ -195,14 +195,15 @@ def floor(cluster: Cluster, shape: dict[str, int], work: Path, figures: dict[str
     apply_and_wait(stack_config(shape, IMAGES[0]), IMAGES[0], "up")
     # `out` still holds what was just applied: diffing it is a no-op preview.
     figures["floor_noop_preview_s"] = statistics.median(timed(cluster.kubectl, "diff", "-f", str(out), check=False)[0] for _ in range(3))
-    apply_and_wait(stack_config(shape, IMAGES[1]), IMAGES[1], "roll_1", sample=True)
+    if roll_1:
+        apply_and_wait(stack_config(shape, IMAGES[1]), IMAGES[1], "roll_1", sample=True)
     apply_and_wait(stack_config(shape, IMAGES[2], "10%"), IMAGES[2], "roll_10pct", sample=True)
     figures["floor_peak_mib"] = cluster.peaks_mib()
     t, _ = timed(cluster.kubectl, "delete", "namespace", NAMESPACE, "--wait=true", "--timeout=1800s")
     figures["floor_delete_s"] = t
 
 
-def with_pulumi(cluster: Cluster, shape: dict[str, int], work: Path, figures: dict[str, Any]) -> None:
+def with_pulumi(cluster: Cluster, shape: dict[str, int], work: Path, figures: dict[str, Any], roll_1: bool = True) -> None:
     cluster.reset_peaks()
     (work / "stack").mkdir()
     stack = Stack(work / "stack", cluster.env, "bench", stack_config(shape, IMAGES[0]))
@@ -218,10 +219,11 @@ def with_pulumi(cluster: Cluster, shape: dict[str, int], work: Path, figures: di
     changed["nodeGroups"]["client"]["heapSize"] = "128m"
     stack.write_config(changed)
     figures["pulumi_one_setting_preview_s"], _ = timed(stack.pulumi, "preview")
-    stack.write_config(stack_config(shape, IMAGES[1]))
-    with UnavailableSampler(cluster) as sampler:
-        figures["pulumi_roll_1_s"], _ = timed(up_and_wait, IMAGES[1])
-    figures["pulumi_roll_1_peak_unavailable"] = sampler.peak
+    if roll_1:
+        stack.write_config(stack_config(shape, IMAGES[1]))
+        with UnavailableSampler(cluster) as sampler:
+            figures["pulumi_roll_1_s"], _ = timed(up_and_wait, IMAGES[1])
+        figures["pulumi_roll_1_peak_unavailable"] = sampler.peak
     stack.write_config(stack_config(shape, IMAGES[2], "10%"))
     with UnavailableSampler(cluster) as sampler:
         figures["pulumi_roll_10pct_s"], _ = timed(up_and_wait, IMAGES[2])
@@ -265,14 +267,16 @@ def report(figures: dict[str, Any]) -> str:
         a = figures.get(ours)
         b = figures.get(theirs) if theirs else None
         ratio = f"{a / b:.2f}x" if a is not None and b else "-"
-        lines.append(f"{label:42} {a:>10.1f}s {(f'{b:.1f}s' if b is not None else '-'):>9} {ratio:>7}")
+        lines.append(
+            f"{label:42} {(f'{a:.1f}s' if a is not None else 'skipped'):>11} {(f'{b:.1f}s' if b is not None else '-'):>9} {ratio:>7}"
+        )
     lines.append(f"{'render (validate + specs), in process':42} {figures['render_ms']:>9.1f}ms")
     for who in ("pulumi", "floor"):
         peaks = figures[f"{who}_peak_mib"]
         lines.append(f"peak RSS during the {who} phase: " + ", ".join(f"{k} {v:.0f} MiB" for k, v in peaks.items()))
     lines.append(
         "data pods unavailable at once (most seen): "
-        f"maxUnavailable 1: {figures['pulumi_roll_1_peak_unavailable']} (floor {figures['floor_roll_1_peak_unavailable']}); "
+        f"maxUnavailable 1: {figures.get('pulumi_roll_1_peak_unavailable', 'skipped')} (floor {figures.get('floor_roll_1_peak_unavailable', 'skipped')}); "
         f"10%: {figures['pulumi_roll_10pct_peak_unavailable']} (floor {figures['floor_roll_10pct_peak_unavailable']})"
     )
     lines.append(f"after labelling one more data node: {figures['drift_warning']}")
@@ -289,6 +293,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nodes", type=int, default=500)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--no-roll-1",
+        dest="roll_1",
+        action="store_false",
+        help="skip both image rolls with maxUnavailable 1 (at 500 nodes, some 20 minutes each); the 10%% rolls still run",
+    )
     args = parser.parse_args()
     if args.nodes < 10:
         parser.error("--nodes must be at least 10")
@@ -304,8 +314,8 @@ def main() -> int:
         cluster.script("down")
         try:
             figures["cluster_up_s"], _ = timed(cluster.script, "up")
-            floor(cluster, shape, work, figures)
-            with_pulumi(cluster, shape, work, figures)
+            floor(cluster, shape, work, figures, args.roll_1)
+            with_pulumi(cluster, shape, work, figures, args.roll_1)
         finally:
             cluster.script("down")
     print(report(figures))
