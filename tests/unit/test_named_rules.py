@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pulumi
 import pytest
 
+from es_cluster import image as image_module
 from es_cluster import specs
-from es_cluster.image import context_tag
+from es_cluster.image import context_tag, identity
+from es_cluster.model import Image
 
 from .test_config import load, problems
 
@@ -177,3 +180,40 @@ def test_the_image_tag_changes_with_the_base_image_and_with_any_byte_of_the_cont
     (tmp_path / "sub" / "f").write_text("a")
     (tmp_path / "sub" / "f").rename(tmp_path / "sub" / "g")  # same bytes, another name
     assert context_tag(str(tmp_path), "base:1") != tag
+
+
+def test_the_image_tag_of_an_unchanged_context_is_the_same_in_every_release(tmp_path: Path):
+    # Deployed stacks hold the tag: a new way of hashing would rebuild the image and roll every
+    # ES node on the first `up` after upgrading es-cluster, with not one byte changed. This is
+    # sha256 over each file's relative path and bytes, each ended by NUL, in sorted order, then
+    # the base image; its first 20 hex digits.
+    (tmp_path / "Dockerfile").write_text("FROM x\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "f").write_text("a")
+    assert context_tag(str(tmp_path), "base:1") == "ctx-cb8183ba6194adae5d97"
+
+
+def test_the_image_identity_a_preview_compares_is_the_reference_the_build_is_named(tmp_path: Path):
+    (tmp_path / "Dockerfile").write_text("FROM x\n")
+    built = Image(repository="registry.example:5000/es", base_image="base:1", push=True, context=str(tmp_path))
+    assert identity(built) == "registry.example:5000/es:" + context_tag(str(tmp_path), "base:1")
+    given = Image(repository="unused", base_image="base:1", push=True, context=str(tmp_path), reference="r/es@sha256:" + "1" * 64)
+    assert identity(given) == "r/es@sha256:" + "1" * 64
+
+
+def test_moving_the_checkout_does_not_rebuild_the_image(tmp_path: Path, monkeypatch):
+    # The build's context is a path, which differs between checkouts and machines; its content
+    # is in the tag. tests/e2e/test_image.py moves the context for real; here, what is declared.
+    declared = {}
+
+    class Recorder:
+        def __init__(self, resource_name, **kwargs):
+            declared[resource_name] = kwargs
+            self.name = kwargs["name"]
+
+    monkeypatch.setattr(image_module.docker, "RemoteImage", Recorder)
+    (tmp_path / "Dockerfile").write_text("FROM x\n")
+    image = Image(repository="localhost:5000/es", base_image="base:1", push=False, context=str(tmp_path))
+    ref = image_module.image_ref("es", image, pulumi.ResourceOptions())
+    assert ref == "localhost:5000/es:" + context_tag(str(tmp_path), "base:1")
+    assert declared["es-image-build"]["opts"].ignore_changes == ["build.context"]
