@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from es_cluster import parse_stack_config, validate
 from es_cluster.stack import config_from_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,3 +18,15 @@ ROOT = Path(__file__).resolve().parents[2]
 def seed_config() -> dict[str, Any]:
     """The dev stack's config (Pulumi.dev.yaml), a fresh copy per test."""
     return copy.deepcopy(config_from_file(ROOT / "Pulumi.dev.yaml"))
+
+
+@pytest.fixture
+def cluster_of(seed_config):
+    """A validated cluster: the seed's config, after `change` edits the raw config."""
+
+    def build(change=lambda raw: None):
+        raw = copy.deepcopy(seed_config)
+        change(raw)
+        return validate(parse_stack_config(raw))
+
+    return build

@@ -3,7 +3,6 @@ the new config, the refusals and the override, and the roll order."""
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from pathlib import Path
@@ -13,16 +12,6 @@ import pytest
 from es_cluster import ConfigError, impact, parse_stack_config, validate
 
 IMAGE = "localhost:5000/es-kubernetes:ctx-1"
-
-
-@pytest.fixture
-def cluster_of(seed_config):
-    def build(change=lambda raw: None):
-        raw = copy.deepcopy(seed_config)
-        change(raw)
-        return validate(parse_stack_config(raw))
-
-    return build
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ would see go wrong. Exact texts, outputs and keys: a changed count, key or sente
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
@@ -14,16 +13,6 @@ from es_cluster import ConfigError, impact, parse_stack_config, validate
 IMAGE = "localhost:5000/es-kubernetes:ctx-1"
 FATE_HOSTPATH = "its hostPath data stays on the nodes, in /tenxcloud/es_cluster_data/data_node"
 FATE_CLAIMS = "its volume claims are kept; only a StatefulSet of the same name and namespace uses them again"
-
-
-@pytest.fixture
-def cluster_of(seed_config):
-    def build(change=lambda raw: None):
-        raw = copy.deepcopy(seed_config)
-        change(raw)
-        return validate(parse_stack_config(raw))
-
-    return build
 
 
 def read_back(rec):
