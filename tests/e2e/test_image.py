@@ -183,11 +183,13 @@ def test_first_up_after_upgrading_from_the_dynamic_provider_swaps_the_build_clea
     config["image"]["insecureRegistry"] = True
     s.write_config(config)
     steps = sorted((st["op"], (st.get("newState") or st["oldState"])["type"]) for st in s.preview_steps())
-    # Besides the build: what came after that commit, the NetworkPolicy and the namespace's Pod
-    # Security labels; the workload rolls once (new image, new security context).
+    # Besides the build: what came after that commit, the NetworkPolicy, the namespace's Pod
+    # Security labels and the HTTP Service's skipAwait annotation; the workload rolls once (new
+    # image, new security context).
     assert steps == sorted(
         [("create", REMOTE_IMAGE), ("create", REGISTRY_IMAGE), ("delete", DYNAMIC)]
         + [("update", "kubernetes:apps/v1:Deployment"), ("update", "kubernetes:core/v1:Namespace")]
+        + [("update", "kubernetes:core/v1:Service")]
         + [("create", "kubernetes:networking.k8s.io/v1:NetworkPolicy")]
     ), steps
     s.up()
