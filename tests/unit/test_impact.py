@@ -14,12 +14,16 @@ from es_cluster import ConfigError, impact, parse_stack_config, validate
 IMAGE = "localhost:5000/es-kubernetes:ctx-1"
 
 
+def read_back(rec):
+    """A record as a stack output gives it back: through JSON, numbers as floats."""
+    return json.loads(json.dumps(rec), parse_int=float)
+
+
 @pytest.fixture
 def deployed(cluster_of):
     """The seed layout (masters 3, data 2, client 2) as last deployed, read back from a stack
     output: through JSON, where every number may come back as a float."""
-    rec = impact.record(cluster_of(), IMAGE)
-    return json.loads(json.dumps(rec), parse_int=float)
+    return read_back(impact.record(cluster_of(), IMAGE))
 
 
 def test_first_deploy_says_so(cluster_of):

@@ -4,20 +4,14 @@ would see go wrong. Exact texts, outputs and keys: a changed count, key or sente
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from es_cluster import ConfigError, impact, parse_stack_config, validate
 
-IMAGE = "localhost:5000/es-kubernetes:ctx-1"
+from .test_impact import IMAGE, read_back
+
 FATE_HOSTPATH = "its hostPath data stays on the nodes, in /tenxcloud/es_cluster_data/data_node"
 FATE_CLAIMS = "its volume claims are kept; only a StatefulSet of the same name and namespace uses them again"
-
-
-def read_back(rec):
-    """A record as a stack output gives it back: through JSON, numbers as floats."""
-    return json.loads(json.dumps(rec), parse_int=float)
 
 
 def compare(cluster_of, old=lambda raw: None, new=lambda raw: None, allow=frozenset(), edit=None):
