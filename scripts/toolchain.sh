@@ -143,7 +143,11 @@ build_kubernetes_provider() {
     (cd cmd/pulumi-resource-kubernetes && VERSION=$K8S_PROVIDER_VERSION go run generate.go) &&
     go build -trimpath -o "$WORK/pulumi-resource-kubernetes" \
       -ldflags "$LDFLAGS_STRIP -X $mod/pkg/version.Version=$K8S_PROVIDER_VERSION" ./cmd/pulumi-resource-kubernetes)
+}
+
+install_kubernetes_provider() {
   # Installed as the plugin of the pinned version, so the engine never tries to download it.
+  [[ -f "$WORK/pulumi-resource-kubernetes" ]] || return 0
   "$BIN/pulumi" plugin install resource kubernetes "v$K8S_PROVIDER_VERSION" --file "$WORK/pulumi-resource-kubernetes" >&2
   rm -f "$WORK/pulumi-resource-kubernetes"
 }
@@ -191,12 +195,12 @@ for r in json.load(sys.stdin).get("Replace") or []:
     if r["New"]["Path"].startswith("./staging/"):
         print("-replace=" + old + "=" + old + "@" + v)
 ' "$KUBERNETES_VERSION" | xargs go mod edit &&
-      for c in "${missing[@]}"; do
-        go build -trimpath -o "$BIN/$c" \
-          -ldflags "$LDFLAGS_STRIP -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION" \
-          "./cmd/$c"
-        stamp "$c" "$KUBERNETES_VERSION"
-      done)
+      # One go build for all of them: their shared packages compile once and the links run
+      # side by side (-o names a folder, each binary is named after its cmd/ folder).
+      go build -trimpath -o "$BIN/" \
+        -ldflags "$LDFLAGS_STRIP -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION" \
+        "${missing[@]/#/./cmd/}")
+    for c in "${missing[@]}"; do stamp "$c" "$KUBERNETES_VERSION"; done
   fi
   if ! have kwok "$KWOK_VERSION" && ! use_path kwok "$KWOK_VERSION" --version; then
     log "building kwok $KWOK_VERSION"
@@ -242,11 +246,22 @@ build_linters() {
 }
 
 [[ -f "$WORK/go.mod" ]] || (cd "$WORK" && go mod init es-cluster-toolchain >/dev/null 2>&1)
-build_pulumi
-build_yaml_host
-build_kubernetes_provider
-build_docker_provider
-build_control_plane
-build_linters
+# Two lanes side by side: a cold build spends much of its time downloading modules and linking,
+# where one lane leaves the second core idle. The kubernetes provider's lane only builds it; it
+# is installed with the pulumi CLI the other lane builds, once both are done.
+lane() {
+  local name=$1; shift
+  ("$@") 2>&1 | sed -u "s/^/[$name] /" >&2
+}
+# Not chained with &&: set -e does not apply inside a function that is the left side of one.
+lane_cli() { build_pulumi; build_yaml_host; build_docker_provider; build_linters; }
+lane_cluster() { build_control_plane; build_kubernetes_provider; }
+lane cli lane_cli & cli=$!
+lane cluster lane_cluster & cluster=$!
+failed=0
+wait "$cli" || failed=1
+wait "$cluster" || failed=1
+((failed == 0)) || { log "failed: see the lines above"; exit 1; }
+install_kubernetes_provider
 log "done"
 echo "$BIN"
