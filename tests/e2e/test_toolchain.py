@@ -30,6 +30,11 @@ def docker_bridge_stamp() -> str:
     return f"{pin('DOCKER_PROVIDER_VERSION')}+{module_version}+bridge-{pin('TF_BRIDGE_VERSION')}+glue-{glue}"
 
 
+def language_host_stamp() -> str:
+    stamp = re.search(r'^LANGUAGE_HOST_STAMP="(.+)"', TEXT, re.M)[1]
+    return stamp.replace("$LANGUAGE_HOST_SDK_VERSION", pin("LANGUAGE_HOST_SDK_VERSION")).replace("$PULUMI_VERSION", pin("PULUMI_VERSION"))
+
+
 def stubbed_cache(tmp_path: Path, leave_out: str) -> tuple[Path, dict[str, str]]:
     """A cache whose every tool is a stub stamped at its pin, but `leave_out`."""
     cache, bin_dir, home = tmp_path / "cache", tmp_path / "cache" / "bin", tmp_path / "cache" / "pulumi-home"
@@ -37,9 +42,7 @@ def stubbed_cache(tmp_path: Path, leave_out: str) -> tuple[Path, dict[str, str]]
     k8s = pin("KUBERNETES_VERSION")
     stamps = {
         "pulumi": pin("PULUMI_VERSION"),
-        "pulumi-language-python": TEXT.split('LANGUAGE_HOST_STAMP="', 1)[1].split('"', 1)[0]
-        .replace("$LANGUAGE_HOST_SDK_VERSION", pin("LANGUAGE_HOST_SDK_VERSION"))
-        .replace("$PULUMI_VERSION", pin("PULUMI_VERSION")),
+        "pulumi-language-python": language_host_stamp(),
         "pulumi-language-python-exec": pin("PULUMI_VERSION"),
         "pulumi-language-yaml": pin("YAML_HOST_VERSION"),
         **{c: k8s for c in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl")},
