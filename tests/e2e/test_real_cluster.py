@@ -34,8 +34,17 @@ def stack(make_stack, docker_env, base_image) -> Stack:
 
 @pytest.fixture(scope="module")
 def http(stack, kube) -> str:
-    """The HTTP Service's cluster IP: what a client on this machine reaches through kube-proxy."""
-    return kube.get("service", "es-logging-http", "-n", NS)["spec"]["clusterIP"]
+    """The HTTP Service's cluster IP: what a client on this machine reaches through kube-proxy.
+
+    Elasticsearch's disk-based allocation is turned off for this test cluster: every node's
+    hostPath is on this machine's one disk, and past its 85% low watermark ES would leave the
+    replicas unassigned, making the verdicts below depend on how full the CI machine's disk is
+    rather than on what was deployed. Clusters deployed by es-cluster keep ES's default."""
+    ip = kube.get("service", "es-logging-http", "-n", NS)["spec"]["clusterIP"]
+    wait_until("a master elected", lambda: (m := try_es(ip, "/_cat/master?format=json")) and m[0]["node"] != "-", timeout=180)
+    setting = {"persistent": {"cluster.routing.allocation.disk.threshold_enabled": False}}
+    assert es(ip, "/_cluster/settings", json.dumps(setting).encode(), method="PUT")["acknowledged"]
+    return ip
 
 
 def pods(kube: Kube, role: str) -> list[dict]:
