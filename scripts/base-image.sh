@@ -9,6 +9,8 @@
 # read conf/security/), so the file image/Dockerfile writes is the policy in force.
 # Usage: scripts/base-image.sh   (DOCKER_HOST from scripts/docker.sh env; idempotent). Prints
 # es-cluster/base:2.3.4-<hash of its inputs>, and tags it es-cluster/base:2.3.4 too.
+#        scripts/base-image.sh --prefetch   only what needs no Docker engine: the rootfs tarball
+# and Maven's downloads and plugin build (.ci/run runs it beside the toolchain's cold build).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,22 +53,35 @@ os_rootfs() {
   rm -rf "$root"
 }
 
+# maven_context DIR: Elasticsearch from Maven Central (the same artifact the ES tests use) into
+# DIR, and our plugin built. stdout stays the image reference alone: Maven's output goes to a
+# log, shown on failure.
+maven_context() {
+  (cd "$REPO/plugins/k8s-discovery" &&
+    mvn -q -B -Dstyle.color=never dependency:copy -Dartifact="org.elasticsearch.distribution.tar:elasticsearch:$ES_VERSION:tar.gz" \
+      -DoutputDirectory="$1" -Dmdep.useBaseVersion=true &&
+    mvn -q -B -Dstyle.color=never package -DskipTests) >"$1.maven.log" 2>&1 || { cat "$1.maven.log" >&2; return 1; }
+}
+
 main() {
   command -v mvn >/dev/null && [[ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/javac ]] ||
     "$REPO/scripts/apt-install.sh" maven openjdk-17-jdk-headless
   os_rootfs
+  if [[ "${1:-}" == "--prefetch" ]]; then
+    local scratch
+    scratch=$(mktemp -d "$CACHE/prefetch.XXXXXX")
+    maven_context "$scratch"
+    rm -rf "$scratch" "$scratch.maven.log"
+    log "prefetched: the rootfs tarball and Maven's downloads"
+    return
+  fi
   if ! docker image inspect "$OS_IMAGE" >/dev/null 2>&1; then
     log "importing $OS_IMAGE"
     docker import "$OS_TAR" "$OS_IMAGE" >/dev/null
   fi
   local ctx=$CACHE/context
   rm -rf "$ctx" && mkdir -p "$ctx/k8s-discovery"
-  # Elasticsearch from Maven Central (the same artifact the ES tests use), unpacked.
-  # stdout is the image reference alone: Maven's output goes to a log, shown on failure.
-  (cd "$REPO/plugins/k8s-discovery" &&
-    mvn -q -B -Dstyle.color=never dependency:copy -Dartifact="org.elasticsearch.distribution.tar:elasticsearch:$ES_VERSION:tar.gz" \
-      -DoutputDirectory="$ctx" -Dmdep.useBaseVersion=true &&
-    mvn -q -B -Dstyle.color=never package -DskipTests) >"$CACHE/maven.log" 2>&1 || { cat "$CACHE/maven.log" >&2; return 1; }
+  maven_context "$ctx"
   tar -C "$ctx" -xzf "$ctx/elasticsearch-$ES_VERSION.tar.gz" && mv "$ctx/elasticsearch-$ES_VERSION" "$ctx/elasticsearch"
   rm "$ctx/elasticsearch-$ES_VERSION.tar.gz"
   cp "$REPO/plugins/k8s-discovery/target/k8s-discovery.jar" "$REPO"/plugins/k8s-discovery/src/main/plugin-metadata/* "$ctx/k8s-discovery/"
@@ -83,4 +98,4 @@ main() {
   docker tag "$ref" "$STABLE_REF"
   echo "$ref"
 }
-main
+main "$@"
