@@ -1,0 +1,92 @@
+"""The words of parse errors, exactly: the key each problem names, the hint it gives and how it
+shows the value it got. Users read these to fix their stack files (README, What each failure
+means); the mutation run of es_cluster.config found them unpinned."""
+
+from __future__ import annotations
+
+import pytest
+
+from es_cluster import ConfigError, parse_stack_config
+from es_cluster.config import _TOP_KEYS, _show
+
+GROUP = {"roles": ["master", "data", "client"], "replicas": 1}
+TOP_ALLOWED = ", ".join(sorted(_TOP_KEYS))
+
+
+def parse_problems(raw) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as e:
+        parse_stack_config(raw)
+    return e.value.problems
+
+
+def test_the_error_text_is_a_header_then_one_indented_key_and_problem_per_line():
+    err = ConfigError([("a", "first"), ("b.c", "second")])
+    assert str(err) == "invalid es-cluster configuration; nothing was deployed:\n  a: first\n  b.c: second"
+
+
+def test_an_unknown_top_level_key_is_named_without_a_prefix_with_a_hint_and_the_allowed_keys():
+    assert parse_problems({"clusterNmae": "x", "nodeGroups": {"all": GROUP}}) == [
+        ("clusterNmae", f"unknown setting (did you mean 'clusterName'?); allowed: {TOP_ALLOWED}")
+    ]
+
+
+def test_an_unknown_key_like_none_of_the_allowed_gets_no_hint():
+    assert parse_problems({"zzz": 1, "nodeGroups": {"all": GROUP}}) == [("zzz", f"unknown setting; allowed: {TOP_ALLOWED}")]
+
+
+def test_a_key_that_is_not_a_string_is_an_unknown_setting_not_a_crash():
+    assert parse_problems({1: 2, "nodeGroups": {"all": GROUP}}) == [("1", f"unknown setting; allowed: {TOP_ALLOWED}")]
+
+
+def test_a_flat_dotted_key_names_the_path_to_set_and_the_object_it_nests_under():
+    assert parse_problems({"image.repository": "r", "nodeGroups": {"all": GROUP}}) == [
+        ("image.repository", "a flat key: set it with `pulumi config set --path image.repository <value>`, which nests it under 'image'")
+    ]
+    nested = {"nodeGroups": {"all": {**GROUP, "storage.hostPath.x": "/d"}}}
+    assert parse_problems(nested) == [
+        (
+            "nodeGroups.all.storage.hostPath.x",
+            "a flat key: set it with `pulumi config set --path nodeGroups.all.storage.hostPath.x <value>`, which nests it under 'storage'",
+        )
+    ]
+
+
+def test_a_config_that_is_not_an_object_is_reported_as_such():
+    assert parse_problems(5) == [("", "must be an object, got 5"), ("nodeGroups", "required: a map of group name to node group")]
+
+
+def test_network_policy_problems_are_named_under_network_policy():
+    assert parse_problems({"networkPolicy": 5, "nodeGroups": {"all": GROUP}}) == [("networkPolicy", "must be an object, got 5")]
+    [(key, msg)] = parse_problems({"networkPolicy": {"enabeld": True}, "nodeGroups": {"all": GROUP}})
+    assert key == "networkPolicy.enabeld" and msg.startswith("unknown setting (did you mean 'enabled'?); allowed: ")
+
+
+def test_node_groups_missing_or_not_a_map():
+    assert parse_problems({}) == [("nodeGroups", "required: a map of group name to node group")]
+    assert parse_problems({"nodeGroups": [1]}) == [("nodeGroups", "must be a map of group name to node group, got [1]")]
+
+
+def test_storage_problems_are_named_under_the_groups_storage():
+    [(key, msg)] = parse_problems({"nodeGroups": {"all": {**GROUP, "storage": {"hostpath": "/d"}}}})
+    assert key == "nodeGroups.all.storage.hostpath" and msg.startswith("unknown setting (did you mean 'hostPath'?); allowed: ")
+    assert parse_problems({"nodeGroups": {"all": {**GROUP, "storage": 7}}}) == [("nodeGroups.all.storage", "must be an object, got 7")]
+
+
+def test_a_group_without_roles_gets_exactly_one_problem():
+    assert parse_problems({"nodeGroups": {"all": {"replicas": 1}}}) == [
+        ("nodeGroups.all.roles", "required: a non-empty list of master, data, client")
+    ]
+
+
+def test_values_are_shown_escaped_and_quoted_so_hostile_text_cannot_pass_as_output():
+    assert _show("naïve\u202e\n") == "'na\\xefve\\u202e\\n'"
+    assert _show("it's") == "'it's'"  # always in single quotes, where repr would switch to double
+    assert _show(["x"]) == "['x']"
+
+
+def test_values_are_shown_up_to_120_characters_then_cut_to_117_and_an_ellipsis():
+    exactly = "a" * 118  # 120 with its quotes
+    assert _show(exactly) == f"'{exactly}'"
+    longer = "a" * 119
+    assert _show(longer) == "'" + "a" * 116 + "..."
+    assert len(_show(longer)) == 120
