@@ -1,6 +1,6 @@
-"""scripts/toolchain.sh's two lanes (README, Toolchain): a tool already built at its pin is reused
-without a build, and a build that fails in either lane fails the script with that lane's lines,
-without recording the tool as built. Every tool is "built" here as a stub with its stamp, but
+"""scripts/toolchain.sh (README, Toolchain): a tool already built at its pin is reused without a
+build, and a build that fails fails the script with Go's own error, without recording the tool
+as built, so the next run builds it again. Every tool is "built" here as a stub with its stamp, but
 for the one under test, and Go is cut off from the module proxy, so the real failure is Go's own
 and the test takes seconds."""
 
@@ -96,16 +96,13 @@ def test_every_tool_built_at_its_pin_is_reused_without_a_build(tmp_path):
     assert "building" not in proc.stderr and proc.stderr.rstrip().endswith("done")
 
 
-@pytest.mark.parametrize(("tool", "lane"), [("kube-score", "cli"), ("kwok", "cluster")])
-def test_a_failed_build_in_either_lane_fails_the_script_and_records_nothing(tmp_path, tool, lane):
+@pytest.mark.parametrize("tool", ["kwok", "kube-score"])
+def test_a_failed_build_fails_the_script_and_records_nothing(tmp_path, tool):
     bin_dir, env = stubbed_cache(tmp_path, leave_out=tool)
     proc = toolchain(env)
     assert proc.returncode != 0
-    assert f"[{lane}] toolchain" in proc.stderr and f"building {tool}" in proc.stderr
-    assert "GOPROXY=off" in proc.stderr, proc.stderr  # Go's own failure, shown with the lane's prefix
-    assert "failed: see the lines above" in proc.stderr
+    assert f"building {tool}" in proc.stderr
+    assert "GOPROXY=off" in proc.stderr, proc.stderr  # Go's own failure, shown
     assert not (bin_dir / f".{tool}.version").exists()
     assert "done" not in proc.stderr.splitlines()[-1]
-    # The other lane ran to its end: its tools are untouched and nothing was installed after.
-    assert not list((tmp_path / "cache" / "work").glob("pulumi-resource-*"))
-    assert os.access(bin_dir / "pulumi", os.X_OK)
+    assert os.access(bin_dir / "pulumi", os.X_OK)  # what was built before is left as it was
