@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from es_cluster import ConfigError, parse_stack_config
+from es_cluster import ConfigError, EsClusterArgs, parse_stack_config, validate
 from es_cluster.config import _TOP_KEYS, _show
 
 GROUP = {"roles": ["master", "data", "client"], "replicas": 1}
@@ -90,3 +90,76 @@ def test_values_are_shown_up_to_120_characters_then_cut_to_117_and_an_ellipsis()
     longer = "a" * 119
     assert _show(longer) == "'" + "a" * 116 + "..."
     assert len(_show(longer)) == 120
+
+
+def validate_problems(raw) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as e:
+        validate(parse_stack_config(raw))
+    return e.value.problems
+
+
+def test_a_group_that_is_not_a_node_group_is_named_with_what_it_got():
+    with pytest.raises(ConfigError) as e:
+        validate(EsClusterArgs(node_groups={"g": "x"}))
+    assert e.value.problems == [("nodeGroups.g", "must be a node group, got 'x'")]
+
+
+def test_a_group_name_too_long_for_its_workload_names_says_why_the_limit_is_lower():
+    name = "g" * 42  # the default clusterName "elasticsearch" leaves 52 - 13 - 1 = 38
+    assert validate_problems({"nodeGroups": {name: GROUP}}) == [
+        (
+            f"nodeGroups.{name}",
+            "group name must be at most 38 characters, not 42 (workload names are <clusterName>-<group>, at most 52 characters), "
+            f"got '{name}'",
+        )
+    ]
+
+
+def test_with_an_invalid_cluster_name_a_group_name_is_held_to_the_label_limit_alone():
+    bad_cluster = "must be lower-case letters, digits and '-', starting with a letter and ending with a letter or digit, got 'Bad_'"
+    assert validate_problems({"clusterName": "Bad_", "nodeGroups": {"g" * 63: GROUP}}) == [("clusterName", bad_cluster)]
+    assert validate_problems({"clusterName": "Bad_", "nodeGroups": {"g" * 64: GROUP}}) == [
+        ("clusterName", bad_cluster),
+        (f"nodeGroups.{'g' * 64}", f"group name must be at most 63 characters, not 64, got '{'g' * 64}'"),
+    ]
+
+
+def test_a_group_name_invalid_in_itself_gets_no_note_about_workload_names():
+    assert validate_problems({"nodeGroups": {"Bad_Name": GROUP}}) == [
+        (
+            "nodeGroups.Bad_Name",
+            "group name must be lower-case letters, digits and '-', starting with a letter and ending with a letter or digit, got 'Bad_Name'",
+        )
+    ]
+
+
+def test_roles_and_workload_problems_list_what_is_allowed_and_show_what_was_given():
+    assert validate_problems({"nodeGroups": {"g": {**GROUP, "roles": "master"}}}) == [
+        ("nodeGroups.g.roles", "must be a non-empty list drawn from master, data, client, got 'master'")
+    ]
+    assert validate_problems({"nodeGroups": {"g": {**GROUP, "roles": ["master", "boss"]}}}) == [
+        ("nodeGroups.g.roles", "unknown role 'boss'; allowed: master, data, client")
+    ]
+    assert validate_problems({"nodeGroups": {"g": {**GROUP, "workload": "Job"}}}) == [
+        ("nodeGroups.g.workload", "must be one of DaemonSet, Deployment, StatefulSet, got 'Job'")
+    ]
+
+
+def test_replicas_up_to_int32_max_are_accepted():
+    cluster = validate(parse_stack_config({"nodeGroups": {"g": GROUP, "d": {"roles": ["data"], "replicas": 2**31 - 1}}}))
+    assert cluster.group("d").replicas == 2**31 - 1
+
+
+def test_a_null_node_selector_is_no_selector():
+    cluster = validate(parse_stack_config({"nodeGroups": {"g": {**GROUP, "nodeSelector": None}}}))
+    assert cluster.group("g").node_selector == {}
+
+
+def test_a_heap_in_upper_case_gigabytes_is_gigabytes():
+    raw = {"nodeGroups": {"g": {**GROUP, "heapSize": "2G", "resources": {"limits": {"memory": "1Gi"}}}}}
+    assert validate_problems(raw) == [
+        (
+            "nodeGroups.g.heapSize",
+            "2G does not fit in the memory limit 1Gi; the pod would be OOM-killed. Keep the heap at most half the limit",
+        )
+    ]
