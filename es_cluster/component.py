@@ -39,12 +39,9 @@ def _resource_args(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def _scheduled(status: Any) -> int | None:
-    """status.desiredNumberScheduled of a DaemonSet output, typed or a plain dict."""
-    if status is None:
-        return None
+    """status.desiredNumberScheduled of a DaemonSet output (the SDK's typed DaemonSetStatus, under
+    the engine and under the mocks alike), or None while the controller has not reported it."""
     value = getattr(status, "desired_number_scheduled", None)
-    if value is None and type(status) is dict:
-        value = status.get("desiredNumberScheduled")
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
