@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from es_cluster import ConfigError, EsClusterArgs, parse_stack_config, validate
+from es_cluster import ConfigError, EsClusterArgs, NodeGroupArgs, parse_stack_config, validate
 from es_cluster.config import _TOP_KEYS, _show
 
 GROUP = {"roles": ["master", "data", "client"], "replicas": 1}
@@ -162,4 +162,53 @@ def test_a_heap_in_upper_case_gigabytes_is_gigabytes():
             "nodeGroups.g.heapSize",
             "2G does not fit in the memory limit 1Gi; the pod would be OOM-killed. Keep the heap at most half the limit",
         )
+    ]
+
+
+def group_problems(**extra) -> list[tuple[str, str]]:
+    return validate_problems({"nodeGroups": {"g": {**GROUP, **extra}}})
+
+
+QUANTITY = "must be a Kubernetes quantity given as a string, such as 500m, 2Gi or 50Gi"
+KNOWN = "is not a container resource es-cluster knows; allowed: cpu, memory, ephemeral-storage, hugepages-<size>"
+
+
+def test_resources_problems_name_the_section_or_resource_and_show_what_was_given():
+    assert group_problems(resources={"requests": {"cpu": "1"}, "extra": {}}) == [
+        ("nodeGroups.g.resources", "must be an object with requests and/or limits, got {'requests': {'cpu': '1'}, 'extra': {}}")
+    ]
+    # A bad section does not stop the next one being checked.
+    assert group_problems(resources={"requests": 5, "limits": {"cpu": "x"}}) == [
+        ("nodeGroups.g.resources.requests", "must be a map such as {cpu: 500m, memory: 2Gi}, got 5"),
+        ("nodeGroups.g.resources.limits.cpu", f"{QUANTITY}, got 'x'"),
+    ]
+    assert group_problems(resources={"requests": {"cpus": "1"}}) == [
+        ("nodeGroups.g.resources.requests", f"'cpus' {KNOWN} (did you mean 'cpu'?)")
+    ]
+    assert group_problems(resources={"requests": {"zzzz.io/q": "1"}}) == [("nodeGroups.g.resources.requests", f"'zzzz.io/q' {KNOWN}")]
+    assert group_problems(heapSize="big") == [("nodeGroups.g.heapSize", "must be a JVM size such as 512m or 2g, got 'big'")]
+
+
+def test_storage_problems_name_the_field_and_show_what_was_given():
+    with pytest.raises(ConfigError) as e:
+        validate(EsClusterArgs(node_groups={"g": NodeGroupArgs(roles=["master", "data", "client"], replicas=1, storage=5)}))
+    assert e.value.problems == [("nodeGroups.g.storage", "must be an object with hostPath, or size and storageClass, got 5")]
+    assert group_problems(workload="StatefulSet", storage={"size": "-1Gi", "storageClass": "Bad_"}) == [
+        ("nodeGroups.g.storage.size", "must not be negative, got '-1Gi'"),
+        (
+            "nodeGroups.g.storage.storageClass",
+            "must be lower-case letters, digits, '-' and '.', each part starting and ending with a letter or digit, got 'Bad_'",
+        ),
+    ]
+    assert group_problems(workload="StatefulSet", storage={"storageClass": "fast"}) == [
+        ("nodeGroups.g.storage.size", "required for a StatefulSet: the size of each pod's volume claim, e.g. 50Gi")
+    ]
+
+
+@pytest.mark.parametrize("workload", ["DaemonSet", "Deployment"])
+def test_a_volume_claim_size_on_a_daemonset_or_deployment_is_refused(workload):
+    extra = {"workload": workload, "storage": {"size": "1Gi"}}
+    extra.update({"nodeSelector": {"a": "b"}} if workload == "DaemonSet" else {"roles": ["client"]})
+    assert group_problems(**extra) == [
+        ("nodeGroups.g.storage.size", f"volume claims need workload StatefulSet; a {workload} takes storage.hostPath")
     ]
