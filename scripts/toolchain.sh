@@ -143,11 +143,7 @@ build_kubernetes_provider() {
     (cd cmd/pulumi-resource-kubernetes && VERSION=$K8S_PROVIDER_VERSION go run generate.go) &&
     go build -trimpath -o "$WORK/pulumi-resource-kubernetes" \
       -ldflags "$LDFLAGS_STRIP -X $mod/pkg/version.Version=$K8S_PROVIDER_VERSION" ./cmd/pulumi-resource-kubernetes)
-}
-
-install_kubernetes_provider() {
   # Installed as the plugin of the pinned version, so the engine never tries to download it.
-  [[ -f "$WORK/pulumi-resource-kubernetes" ]] || return 0
   "$BIN/pulumi" plugin install resource kubernetes "v$K8S_PROVIDER_VERSION" --file "$WORK/pulumi-resource-kubernetes" >&2
   rm -f "$WORK/pulumi-resource-kubernetes"
 }
@@ -251,7 +247,6 @@ build_linters() {
 build_pulumi
 build_yaml_host
 build_kubernetes_provider
-install_kubernetes_provider
 build_docker_provider
 build_control_plane
 build_linters
