@@ -30,3 +30,15 @@ def cluster_of(seed_config):
         return validate(parse_stack_config(raw))
 
     return build
+
+
+@pytest.fixture
+def mocks():
+    """Pulumi's mock runtime, recording every registration (test_component.RecordingMocks)."""
+    import pulumi
+
+    from .test_component import RecordingMocks
+
+    m = RecordingMocks()
+    pulumi.runtime.set_mocks(m, preview=False)
+    return m

@@ -43,13 +43,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}
 
 
-@pytest.fixture
-def mocks():
-    m = RecordingMocks()
-    pulumi.runtime.set_mocks(m, preview=False)
-    return m
-
-
 def settled(es: EsCluster, *outputs):
     """Resolve `outputs` only once every child resource is registered with the mocks."""
     return pulumi.Output.all(*[r.urn for r in es.resources.values()]).apply(lambda _: pulumi.Output.all(*outputs))

@@ -16,7 +16,7 @@ from es_cluster.component import ChangeRefused
 from es_cluster.image import identity
 from es_cluster.specs import rollout_timeout
 
-from .test_component import RecordingMocks, _seed_record, settled
+from .test_component import _seed_record, settled
 
 COMPONENT = "es-cluster:index:EsCluster"
 WORKLOADS = ("kubernetes:apps/v1:DaemonSet", "kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet")
@@ -66,13 +66,6 @@ def seen(monkeypatch) -> Seen:
     for level in ("info", "warn", "error"):
         monkeypatch.setattr(pulumi.log, level, lambda msg, resource=None, level=level, **_: s.logs.append((level, msg, resource)))
     return s
-
-
-@pytest.fixture
-def mocks():
-    m = RecordingMocks()
-    pulumi.runtime.set_mocks(m, preview=False)
-    return m
 
 
 def deploy(seed_config, mocks, previous: dict | None = None) -> EsCluster:
@@ -240,7 +233,7 @@ def test_a_refused_change_logs_each_refusal_on_the_component_and_names_them_all_
         program()
     errors = [(m, r) for level, m, r in seen.logs if level == "error"]
     assert len(errors) == 2
-    assert [m for m, _ in errors] == [m for m in errors_expected(seed_config, before)]
+    assert [m for m, _ in errors] == errors_expected(seed_config, before)
     assert all(r is made[0] for _, r in errors)
     assert str(refused.value) == "es-logging: refused: " + " ".join(m for m, _ in errors)
 
