@@ -8,6 +8,7 @@ import pytest
 
 from es_cluster import ConfigError, EsClusterArgs, NodeGroupArgs, parse_stack_config, validate
 from es_cluster.config import _TOP_KEYS, _show
+from es_cluster.model import NetworkPolicy
 
 GROUP = {"roles": ["master", "data", "client"], "replicas": 1}
 TOP_ALLOWED = ", ".join(sorted(_TOP_KEYS))
@@ -212,3 +213,219 @@ def test_a_volume_claim_size_on_a_daemonset_or_deployment_is_refused(workload):
     assert group_problems(**extra) == [
         ("nodeGroups.g.storage.size", f"volume claims need workload StatefulSet; a {workload} takes storage.hostPath")
     ]
+
+
+def test_a_node_selector_that_is_not_a_map_is_named_with_what_it_got():
+    assert group_problems(nodeSelector=["a=b"]) == [("nodeGroups.g.nodeSelector", "must be a map of label key to value, got ['a=b']")]
+
+
+def test_a_zero_memory_limit_is_one_problem_and_the_heap_is_not_weighed_against_it():
+    assert group_problems(resources={"limits": {"memory": "0"}}) == [
+        ("nodeGroups.g.resources.limits.memory", "must be greater than zero: Elasticsearch cannot start without memory")
+    ]
+
+
+def test_a_one_byte_memory_limit_is_weighed_against_the_heap():
+    assert group_problems(heapSize="1m", resources={"limits": {"memory": "1"}}) == [
+        (
+            "nodeGroups.g.heapSize",
+            "1m does not fit in the memory limit 1; the pod would be OOM-killed. Keep the heap at most half the limit",
+        )
+    ]
+
+
+def test_node_selector_keys_and_values_are_named_with_what_was_given():
+    assert group_problems(nodeSelector={"bad key!": "x"}) == [
+        (
+            "nodeGroups.g.nodeSelector",
+            "'bad key!' is not a valid label key: must be [prefix/]name, name at most 63 letters, digits, '-', '_', '.', "
+            "starting and ending with a letter or digit",
+        )
+    ]
+    assert group_problems(nodeSelector={"a": "bad value!"}) == [
+        (
+            "nodeGroups.g.nodeSelector.a",
+            "label value must be at most 63 letters, digits, '-', '_', '.', starting and ending with a letter or digit, got 'bad value!'",
+        )
+    ]
+
+
+EMPTY_DIR = "nodeGroups.g: a data group on emptyDir loses its shards whenever a pod is rescheduled; set storage.hostPath or storage.size"
+
+
+def test_a_daemonset_without_node_selector_is_warned_that_it_runs_on_every_node():
+    def warnings(**extra):
+        return validate(parse_stack_config({"nodeGroups": {"g": {**GROUP, **extra}}})).warnings
+
+    assert warnings(workload="DaemonSet") == (EMPTY_DIR, "nodeGroups.g: a DaemonSet without nodeSelector runs one pod on every node")
+    assert warnings(workload="DaemonSet", nodeSelector={"a": "b"}) == (EMPTY_DIR,)
+    assert warnings(workload="Deployment") == (EMPTY_DIR,)
+
+
+@pytest.mark.parametrize("given, shown", [(5, "5"), ("abc", "'abc'"), ({"key": "k"}, "{'key': 'k'}")])
+def test_tolerations_that_are_not_a_list_are_one_problem_showing_what_was_given(given, shown):
+    assert group_problems(tolerations=given) == [("nodeGroups.g.tolerations", f"must be a list of tolerations, got {shown}")]
+
+
+def test_an_unknown_anti_affinity_lists_the_allowed_and_shows_what_was_given():
+    assert group_problems(antiAffinity="always") == [("nodeGroups.g.antiAffinity", "must be one of hard, soft, got 'always'")]
+
+
+def test_a_network_policy_that_is_not_an_object_is_named_with_what_it_got():
+    with pytest.raises(ConfigError) as e:
+        validate(EsClusterArgs(network_policy=5, node_groups={"g": NodeGroupArgs(roles=["master", "data", "client"], replicas=1)}))
+    assert e.value.problems == [("networkPolicy", "must be an object with enabled and httpFrom, got 5")]
+
+
+def test_pod_security_context_and_priority_class_problems_are_named_with_their_reason():
+    assert group_problems(podSecurityContext={"runAsUser": "x"}) == [
+        ("nodeGroups.g.podSecurityContext.runAsUser", "must be a whole number from 0 to 9223372036854775807")
+    ]
+    assert group_problems(priorityClassName="Bad_") == [
+        (
+            "nodeGroups.g.priorityClassName",
+            "must be lower-case letters, digits, '-' and '.', each part starting and ending with a letter or digit, got 'Bad_'",
+        )
+    ]
+
+
+def test_none_from_a_python_caller_means_the_default_for_security_context_and_max_unavailable():
+    group = NodeGroupArgs(roles=["master", "data", "client"], replicas=1, pod_security_context=None, max_unavailable=None)
+    g = validate(EsClusterArgs(node_groups={"g": group})).group("g")
+    assert g.pod_security_context == {}
+    assert g.max_unavailable == 1
+
+
+def test_network_policy_enabled_without_http_from_is_the_default_policy_and_disabled_is_none():
+    def policy(raw):
+        return validate(parse_stack_config({"networkPolicy": raw, "nodeGroups": {"all": GROUP}})).network_policy
+
+    assert policy({"enabled": True}) == NetworkPolicy(http_from=None)
+    assert policy({"enabled": False}) is None
+    assert policy({"enabled": True, "httpFrom": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}) == NetworkPolicy(
+        http_from=({"ipBlock": {"cidr": "10.0.0.0/8"}},)
+    )
+
+
+def test_network_policy_field_problems_are_named_with_what_was_given():
+    def problems(raw):
+        return validate_problems({"networkPolicy": raw, "nodeGroups": {"all": GROUP}})
+
+    assert problems({"enabled": "yes"}) == [("networkPolicy.enabled", "must be true or false, got 'yes'")]
+    assert problems({"httpFrom": 5}) == [
+        ("networkPolicy.httpFrom", "must be a list of peers (podSelector, namespaceSelector, ipBlock), got 5")
+    ]
+
+
+def top(**settings) -> dict:
+    return {"nodeGroups": {"all": GROUP}, **settings}
+
+
+DNS = "lower-case letters, digits and '-'"
+DURATION = "must be a duration from 10s to 24h such as 5m, 90s or 1h30m"
+HOST_DATA = {**GROUP, "workload": "DaemonSet", "nodeSelector": {"a": "b"}, "storage": {"hostPath": "/data"}}
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        (
+            top(clusterName="Bad_Name"),
+            ("clusterName", f"must be {DNS}, starting with a letter and ending with a letter or digit, got 'Bad_Name'"),
+        ),
+        (top(namespace="Bad_NS"), ("namespace", f"must be {DNS}, starting and ending with a letter or digit, got 'Bad_NS'")),
+        (top(createNamespace="yes"), ("createNamespace", "must be true or false, got 'yes'")),
+        (top(httpServiceType="Ingress"), ("httpServiceType", "must be one of ClusterIP, NodePort, LoadBalancer, got 'Ingress'")),
+        (top(image={"push": "yes"}), ("image.push", "must be true or false, got 'yes'")),
+        (top(image={"reference": "bad"}), ("image.reference", "must be pinned by digest, as repository@sha256:<64 hex digits>, got 'bad'")),
+        (
+            top(image={"repository": "Bad Repo!"}),
+            (
+                "image.repository",
+                "must be an image name such as localhost:5000/es-kubernetes (lower-case path, optional registry host), got 'Bad Repo!'",
+            ),
+        ),
+        (top(image={"baseImage": "??"}), ("image.baseImage", "must be an image reference such as registry.example.com/es:2.3.4, got '??'")),
+        (top(image={"context": "/nonexistent"}), ("image.context", "must be a folder holding a Dockerfile, got '/nonexistent'")),
+        (top(image={"insecureRegistry": "no"}), ("image.insecureRegistry", "must be true or false, got 'no'")),
+        (top(image={"registryUsername": "", "registryPassword": "p"}), ("image.registryUsername", "must be a non-empty string")),
+        (
+            top(image={"registryUsername": "u"}),
+            ("image.registryPassword", "must be set together with image.registryUsername (and the other way round)"),
+        ),
+        (top(rolloutTimeout="9s"), ("rolloutTimeout", f"{DURATION}, got '9s'")),
+        (top(rolloutTimeout="24h1s"), ("rolloutTimeout", f"{DURATION}, got '24h1s'")),
+        (top(rolloutTimeout="soon"), ("rolloutTimeout", f"{DURATION}, got 'soon'")),
+        (top(allowDisruptive=["bogus"]), ("allowDisruptive", "unknown kind 'bogus'; the kinds are quorumLoss, dataReplace, dataScaleDown")),
+        (
+            top(kubeconfig={"hostPath": "relative"}),
+            ("kubeconfig.hostPath", "must be an absolute path on the node, starting with /, got 'relative'"),
+        ),
+        (
+            {"nodeGroups": {"d": {"roles": ["data", "client"], "replicas": 1}}},
+            ("nodeGroups", "no group has the master role: add 'master' to some group's roles"),
+        ),
+        (
+            {"nodeGroups": {"m": {"roles": ["master"], "replicas": 0}, "d": {"roles": ["data", "client"], "replicas": 1}}},
+            ("nodeGroups", "the master-eligible groups have 0 replicas in all: a cluster needs at least one master"),
+        ),
+        (
+            top(networkPolicy={"httpFrom": [{"bogus": 1}]}),
+            ("networkPolicy.httpFrom[0]", "unknown peer field 'bogus'; allowed: podSelector, namespaceSelector, ipBlock"),
+        ),
+        (top(podSecurity="strict"), ("podSecurity", "must be one of privileged, baseline, restricted, got 'strict'")),
+        (
+            {"podSecurity": "baseline", "nodeGroups": {"all": HOST_DATA}},
+            ("podSecurity", "baseline cannot be met by this layout: nodeGroups.all.storage.hostPath needs privileged"),
+        ),
+        (
+            {"podSecurity": "restricted", "kubeconfig": {"hostPath": "/var/lib/kubelet/kubeconfig"}, "nodeGroups": {"all": GROUP}},
+            (
+                "podSecurity",
+                "restricted cannot be met by this layout: kubeconfig.hostPath needs privileged; "
+                "nodeGroups.all.podSecurityContext.runAsUser needs baseline",
+            ),
+        ),
+    ],
+    ids=lambda v: v[0] if isinstance(v, tuple) else None,
+)
+def test_each_cluster_level_problem_is_named_under_its_key_with_its_exact_reason(raw, expected):
+    assert validate_problems(raw) == [expected]
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (5, ("", "must be EsClusterArgs, got int")),
+        (EsClusterArgs(image=5, node_groups={"all": NodeGroupArgs(**GROUP)}), ("image", "must be an object, got 5")),
+        (
+            EsClusterArgs(kubeconfig=5, node_groups={"all": NodeGroupArgs(**GROUP)}),
+            ("kubeconfig", "must be null or an object with hostPath, got 5"),
+        ),
+        (
+            EsClusterArgs(node_groups={}),
+            ("nodeGroups", "must name at least one node group, and one of them must hold the master role"),
+        ),
+    ],
+    ids=["not-args", "image", "kubeconfig", "no-groups"],
+)
+def test_what_a_python_caller_can_pass_wrong_is_named_too(args, expected):
+    with pytest.raises(ConfigError) as e:
+        validate(args)
+    assert e.value.problems == [expected]
+
+
+def test_a_disabled_network_policy_is_none_even_with_http_from():
+    raw = top(networkPolicy={"enabled": False, "httpFrom": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]})
+    assert validate(parse_stack_config(raw)).network_policy is None
+
+
+def test_the_even_masters_and_no_client_warnings_word_for_word():
+    even = validate(parse_stack_config({"nodeGroups": {"m": {"roles": ["master", "client"], "replicas": 2}}}))
+    assert even.warnings == (
+        "nodeGroups: 2 master-eligible nodes is an even number. A quorum (minimum_master_nodes) of 2 survives the loss of only "
+        "0 of them, the same as 1 masters would; use an odd count (3 is usual) so a network split always leaves one side "
+        "with a majority and never two (split-brain).",
+    )
+    no_client = validate(parse_stack_config({"nodeGroups": {"m": {"roles": ["master", "data"], "replicas": 1}}}))
+    assert no_client.warnings == ("nodeGroups: no group has the client role, so the HTTP service selects no pods",)
