@@ -309,11 +309,11 @@ def validate(args: EsClusterArgs) -> Cluster:
             problems.add("nodeGroups", "the master-eligible groups have 0 replicas in all: a cluster needs at least one master")
         elif master_eligible > k8s.INT32_MAX:
             problems.add("nodeGroups", f"the master-eligible groups have {master_eligible} replicas in all, beyond Kubernetes' int32")
-        elif master_eligible % 2 == 0:
+        elif master_eligible % 2 == 0:  # and so at least 2
             warnings.append(
                 f"nodeGroups: {master_eligible} master-eligible nodes is an even number. A quorum "
                 f"(minimum_master_nodes) of {master_eligible // 2 + 1} survives the loss of only "
-                f"{master_eligible // 2 - 1 if master_eligible > 1 else 0} of them, the same as "
+                f"{master_eligible // 2 - 1} of them, the same as "
                 f"{master_eligible - 1} masters would; use an odd count (3 is usual) so a network "
                 "split always leaves one side with a majority and never two (split-brain)."
             )
@@ -333,7 +333,7 @@ def validate(args: EsClusterArgs) -> Cluster:
         image=image,
         kubeconfig_host_path=kubeconfig,
         http_service_type=args.http_service_type,
-        rollout_timeout_seconds=rollout_seconds or 0,
+        rollout_timeout_seconds=rollout_seconds,
         allow_disruptive=allow or frozenset(),
         pod_security_level=level,
         network_policy=network_policy,
@@ -389,7 +389,8 @@ def _validate_image(a: ImageArgs, problems: _Problems) -> Image:
     else:
         _check(k8s.repository(a.repository), "image.repository", a.repository, problems)
         _check(k8s.image_reference(a.base_image), "image.baseImage", a.base_image, problems)
-        if not isinstance(a.context, str) or "\0" in a.context or not (Path(a.context) / "Dockerfile").is_file():
+        # is_file() is False for a path holding NUL, which no file system can name.
+        if not isinstance(a.context, str) or not (Path(a.context) / "Dockerfile").is_file():
             problems.add("image.context", f"must be a folder holding a Dockerfile, got {_show(a.context)}")
     _check_bool(a.insecure_registry, "image.insecureRegistry", problems)
     for key, value in (("registryUsername", a.registry_username), ("registryPassword", a.registry_password)):

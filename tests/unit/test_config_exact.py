@@ -429,3 +429,46 @@ def test_the_even_masters_and_no_client_warnings_word_for_word():
     )
     no_client = validate(parse_stack_config({"nodeGroups": {"m": {"roles": ["master", "data"], "replicas": 1}}}))
     assert no_client.warnings == ("nodeGroups: no group has the client role, so the HTTP service selects no pods",)
+
+
+def test_four_masters_are_warned_that_they_survive_the_loss_of_one():
+    four = validate(parse_stack_config({"nodeGroups": {"m": {"roles": ["master", "client"], "replicas": 4}}}))
+    assert four.warnings == (
+        "nodeGroups: 4 master-eligible nodes is an even number. A quorum (minimum_master_nodes) of 3 survives the loss of only "
+        "1 of them, the same as 3 masters would; use an odd count (3 is usual) so a network split always leaves one side "
+        "with a majority and never two (split-brain).",
+    )
+
+
+def test_the_layout_rules_wait_until_every_field_is_valid():
+    # No master role, but the bad clusterName is all that is reported: the layout is judged only
+    # once each field is valid on its own.
+    assert validate_problems({"clusterName": "Bad_", "nodeGroups": {"d": {"roles": ["data", "client"], "replicas": 1}}}) == [
+        ("clusterName", "must be lower-case letters, digits and '-', starting with a letter and ending with a letter or digit, got 'Bad_'")
+    ]
+
+
+def test_master_eligible_replicas_may_add_up_to_int32_max_but_not_beyond():
+    def groups(extra: int) -> dict:
+        m = {"roles": ["master"], "replicas": 2**31 - 1 - extra, "workload": "Deployment"}
+        n = {"roles": ["master", "client"], "replicas": 1, "workload": "Deployment"}
+        return {"nodeGroups": {"m": m, "n": n}}
+
+    assert validate(parse_stack_config(groups(1))).group("m").replicas == 2**31 - 2
+    assert validate_problems(groups(0)) == [
+        ("nodeGroups", "the master-eligible groups have 2147483648 replicas in all, beyond Kubernetes' int32")
+    ]
+
+
+@pytest.mark.parametrize(
+    "image, expected",
+    [
+        ({"context": 5}, ("image.context", "must be a folder holding a Dockerfile, got 5")),
+        ({"context": "image\0"}, ("image.context", "must be a folder holding a Dockerfile, got 'image\\x00'")),
+        ({"registryUsername": "u", "registryPassword": ""}, ("image.registryPassword", "must be a non-empty string")),
+        ({"registryUsername": "u\0", "registryPassword": "p"}, ("image.registryUsername", "must be a non-empty string")),
+    ],
+    ids=["context-not-text", "nul-in-context", "empty-password", "nul-in-username"],
+)
+def test_image_context_and_registry_credentials_problems(image, expected):
+    assert validate_problems(top(image=image)) == [expected]
