@@ -40,7 +40,7 @@ def _workloads(args: StackValidationArgs) -> list[tuple[str, object]]:
 
 
 def _master_count(args: StackValidationArgs, report: ReportViolation) -> None:
-    production = bool((args.get_config() or {}).get("production", False))
+    production = bool((args.get_config() or {}).get("production"))  # unset: not production
     for message in es_rules.master_count_violations(_workloads(args), production):
         report(message)
 

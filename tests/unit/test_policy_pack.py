@@ -54,7 +54,9 @@ def pack(monkeypatch) -> dict:
     monkeypatch.setattr(pulumi_policy, "PolicyPack", Recorded)
     monkeypatch.setattr(sys, "path", list(sys.path))  # the pack puts its own folder first
     had = sys.modules.get("es_rules")
-    spec = importlib.util.spec_from_file_location("es_cluster_policy_pack", Path(es_rules.__file__).with_name("__main__.py"))
+    # Named as mutmut names the file's functions (module policy.__main__), so its runs can tell
+    # which tests reach them.
+    spec = importlib.util.spec_from_file_location("policy.__main__", Path(es_rules.__file__).with_name("__main__.py"))
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)

@@ -45,6 +45,7 @@ def problems(seed: dict[str, Any], **groups: dict[str, Any]) -> list[str]:
         ("100%", None),
         (0, "must be at least 1 (or a percentage such as '25%')"),
         (-2, "must be at least 1 (or a percentage such as '25%')"),
+        (2**31 - 1, None),
         (2**31, "must be at most 2147483647 (Kubernetes' int32)"),
         ("0%", "must be a percentage from 1% to 100%"),
         ("101%", "must be a percentage from 1% to 100%"),
@@ -277,3 +278,11 @@ def test_the_change_summary_names_a_new_max_unavailable(seed_config):
     for g in old["groups"].values():
         del g["maxUnavailable"]
     assert compare(old, before, DIGEST_REF, frozenset()).unchanged
+
+
+def test_a_percentage_rounds_up_to_the_next_whole_pod_however_little_it_exceeds(seed_config):
+    # 43% of 7 is 3.01 pods: a DaemonSet's controller takes 4 at a time, and the budget follows.
+    cluster = scaled_seed(seed_config, data={"replicas": 7, "maxUnavailable": "43%"})
+    data = cluster.group("data")
+    assert data.roll_batch == 4
+    assert specs.disruption_limit(data, cluster) == {"minAvailable": 3}
