@@ -5,7 +5,12 @@ reason names a mutant that is now killed."""
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+from .conftest import SLOW_FILES
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("mutation_score", ROOT / "scripts" / "mutation-score.py")
@@ -67,3 +72,32 @@ def test_a_reason_for_a_mutant_this_run_did_not_check_is_kept():
     # CI's share runs three modules: the reasons for the others are not stale.
     reasons = "`es_cluster.k8s.x_scaled__mutmut_4`, `es_cluster.component.xǁEsClusterǁ__init____mutmut_2`, `policy.__main__.x__workloads__mutmut_1`"
     assert score.report(RESULTS, reasons)[1] == 0
+
+
+def collected_files(mutant: str) -> list[str]:
+    """The unit test files in the order pytest would run them with MUTANT_UNDER_TEST set."""
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests/unit"],
+        cwd=ROOT,
+        env={**os.environ, "MUTANT_UNDER_TEST": mutant},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    files: list[str] = []
+    for line in out.splitlines():
+        name = line.split("::")[0].rsplit("/", 1)[-1]
+        if "::" in line and name not in files:
+            files.append(name)
+    return files
+
+
+def test_under_mutmut_the_mutated_modules_exact_tests_run_first_and_the_slow_files_last():
+    order = collected_files("es_cluster.impact.x_compare__mutmut_1")
+    assert order[:2] == ["test_impact_exact.py", "test_impact.py"]
+    assert set(order[-len(SLOW_FILES) :]) == set(SLOW_FILES)
+
+
+def test_outside_mutmut_pytest_keeps_its_own_order():
+    order = collected_files("")
+    assert order == sorted(order)
