@@ -170,6 +170,10 @@ def group_problems(**extra) -> list[tuple[str, str]]:
     return validate_problems({"nodeGroups": {"g": {**GROUP, **extra}}})
 
 
+def top(**settings) -> dict:
+    return {"nodeGroups": {"all": GROUP}, **settings}
+
+
 QUANTITY = "must be a Kubernetes quantity given as a string, such as 500m, 2Gi or 50Gi"
 KNOWN = "is not a container resource es-cluster knows; allowed: cpu, memory, ephemeral-storage, hugepages-<size>"
 
@@ -271,12 +275,6 @@ def test_an_unknown_anti_affinity_lists_the_allowed_and_shows_what_was_given():
     assert group_problems(antiAffinity="always") == [("nodeGroups.g.antiAffinity", "must be one of hard, soft, got 'always'")]
 
 
-def test_a_network_policy_that_is_not_an_object_is_named_with_what_it_got():
-    with pytest.raises(ConfigError) as e:
-        validate(EsClusterArgs(network_policy=5, node_groups={"g": NodeGroupArgs(roles=["master", "data", "client"], replicas=1)}))
-    assert e.value.problems == [("networkPolicy", "must be an object with enabled and httpFrom, got 5")]
-
-
 def test_pod_security_context_and_priority_class_problems_are_named_with_their_reason():
     assert group_problems(podSecurityContext={"runAsUser": "x"}) == [
         ("nodeGroups.g.podSecurityContext.runAsUser", "must be a whole number from 0 to 9223372036854775807")
@@ -298,27 +296,13 @@ def test_none_from_a_python_caller_means_the_default_for_security_context_and_ma
 
 def test_network_policy_enabled_without_http_from_is_the_default_policy_and_disabled_is_none():
     def policy(raw):
-        return validate(parse_stack_config({"networkPolicy": raw, "nodeGroups": {"all": GROUP}})).network_policy
+        return validate(parse_stack_config(top(networkPolicy=raw))).network_policy
 
+    peers = [{"ipBlock": {"cidr": "10.0.0.0/8"}}]
     assert policy({"enabled": True}) == NetworkPolicy(http_from=None)
     assert policy({"enabled": False}) is None
-    assert policy({"enabled": True, "httpFrom": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}) == NetworkPolicy(
-        http_from=({"ipBlock": {"cidr": "10.0.0.0/8"}},)
-    )
-
-
-def test_network_policy_field_problems_are_named_with_what_was_given():
-    def problems(raw):
-        return validate_problems({"networkPolicy": raw, "nodeGroups": {"all": GROUP}})
-
-    assert problems({"enabled": "yes"}) == [("networkPolicy.enabled", "must be true or false, got 'yes'")]
-    assert problems({"httpFrom": 5}) == [
-        ("networkPolicy.httpFrom", "must be a list of peers (podSelector, namespaceSelector, ipBlock), got 5")
-    ]
-
-
-def top(**settings) -> dict:
-    return {"nodeGroups": {"all": GROUP}, **settings}
+    assert policy({"enabled": True, "httpFrom": peers}) == NetworkPolicy(http_from=({"ipBlock": {"cidr": "10.0.0.0/8"}},))
+    assert policy({"enabled": False, "httpFrom": peers}) is None
 
 
 DNS = "lower-case letters, digits and '-'"
@@ -347,8 +331,13 @@ HOST_DATA = {**GROUP, "workload": "DaemonSet", "nodeSelector": {"a": "b"}, "stor
         ),
         (top(image={"baseImage": "??"}), ("image.baseImage", "must be an image reference such as registry.example.com/es:2.3.4, got '??'")),
         (top(image={"context": "/nonexistent"}), ("image.context", "must be a folder holding a Dockerfile, got '/nonexistent'")),
+        (top(image={"context": 5}), ("image.context", "must be a folder holding a Dockerfile, got 5")),
+        # is_file() is False for a path holding NUL.
+        (top(image={"context": "image\0"}), ("image.context", "must be a folder holding a Dockerfile, got 'image\\x00'")),
         (top(image={"insecureRegistry": "no"}), ("image.insecureRegistry", "must be true or false, got 'no'")),
         (top(image={"registryUsername": "", "registryPassword": "p"}), ("image.registryUsername", "must be a non-empty string")),
+        (top(image={"registryUsername": "u\0", "registryPassword": "p"}), ("image.registryUsername", "must be a non-empty string")),
+        (top(image={"registryUsername": "u", "registryPassword": ""}), ("image.registryPassword", "must be a non-empty string")),
         (
             top(image={"registryUsername": "u"}),
             ("image.registryPassword", "must be set together with image.registryUsername (and the other way round)"),
@@ -368,6 +357,11 @@ HOST_DATA = {**GROUP, "workload": "DaemonSet", "nodeSelector": {"a": "b"}, "stor
         (
             {"nodeGroups": {"m": {"roles": ["master"], "replicas": 0}, "d": {"roles": ["data", "client"], "replicas": 1}}},
             ("nodeGroups", "the master-eligible groups have 0 replicas in all: a cluster needs at least one master"),
+        ),
+        (top(networkPolicy={"enabled": "yes"}), ("networkPolicy.enabled", "must be true or false, got 'yes'")),
+        (
+            top(networkPolicy={"httpFrom": 5}),
+            ("networkPolicy.httpFrom", "must be a list of peers (podSelector, namespaceSelector, ipBlock), got 5"),
         ),
         (
             top(networkPolicy={"httpFrom": [{"bogus": 1}]}),
@@ -403,11 +397,15 @@ def test_each_cluster_level_problem_is_named_under_its_key_with_its_exact_reason
             ("kubeconfig", "must be null or an object with hostPath, got 5"),
         ),
         (
+            EsClusterArgs(network_policy=5, node_groups={"all": NodeGroupArgs(**GROUP)}),
+            ("networkPolicy", "must be an object with enabled and httpFrom, got 5"),
+        ),
+        (
             EsClusterArgs(node_groups={}),
             ("nodeGroups", "must name at least one node group, and one of them must hold the master role"),
         ),
     ],
-    ids=["not-args", "image", "kubeconfig", "no-groups"],
+    ids=["not-args", "image", "kubeconfig", "network-policy", "no-groups"],
 )
 def test_what_a_python_caller_can_pass_wrong_is_named_too(args, expected):
     with pytest.raises(ConfigError) as e:
@@ -415,29 +413,31 @@ def test_what_a_python_caller_can_pass_wrong_is_named_too(args, expected):
     assert e.value.problems == [expected]
 
 
-def test_a_disabled_network_policy_is_none_even_with_http_from():
-    raw = top(networkPolicy={"enabled": False, "httpFrom": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]})
-    assert validate(parse_stack_config(raw)).network_policy is None
+@pytest.mark.parametrize(
+    "masters, warning",
+    [
+        (
+            2,
+            "nodeGroups: 2 master-eligible nodes is an even number. A quorum (minimum_master_nodes) of 2 survives the loss of "
+            "only 0 of them, the same as 1 masters would; use an odd count (3 is usual) so a network split always leaves one "
+            "side with a majority and never two (split-brain).",
+        ),
+        (
+            4,
+            "nodeGroups: 4 master-eligible nodes is an even number. A quorum (minimum_master_nodes) of 3 survives the loss of "
+            "only 1 of them, the same as 3 masters would; use an odd count (3 is usual) so a network split always leaves one "
+            "side with a majority and never two (split-brain).",
+        ),
+    ],
+)
+def test_an_even_master_count_is_warned_word_for_word(masters, warning):
+    cluster = validate(parse_stack_config({"nodeGroups": {"m": {"roles": ["master", "client"], "replicas": masters}}}))
+    assert cluster.warnings == (warning,)
 
 
-def test_the_even_masters_and_no_client_warnings_word_for_word():
-    even = validate(parse_stack_config({"nodeGroups": {"m": {"roles": ["master", "client"], "replicas": 2}}}))
-    assert even.warnings == (
-        "nodeGroups: 2 master-eligible nodes is an even number. A quorum (minimum_master_nodes) of 2 survives the loss of only "
-        "0 of them, the same as 1 masters would; use an odd count (3 is usual) so a network split always leaves one side "
-        "with a majority and never two (split-brain).",
-    )
+def test_a_layout_without_clients_is_warned_that_the_http_service_selects_nothing():
     no_client = validate(parse_stack_config({"nodeGroups": {"m": {"roles": ["master", "data"], "replicas": 1}}}))
     assert no_client.warnings == ("nodeGroups: no group has the client role, so the HTTP service selects no pods",)
-
-
-def test_four_masters_are_warned_that_they_survive_the_loss_of_one():
-    four = validate(parse_stack_config({"nodeGroups": {"m": {"roles": ["master", "client"], "replicas": 4}}}))
-    assert four.warnings == (
-        "nodeGroups: 4 master-eligible nodes is an even number. A quorum (minimum_master_nodes) of 3 survives the loss of only "
-        "1 of them, the same as 3 masters would; use an odd count (3 is usual) so a network split always leaves one side "
-        "with a majority and never two (split-brain).",
-    )
 
 
 def test_the_layout_rules_wait_until_every_field_is_valid():
@@ -458,17 +458,3 @@ def test_master_eligible_replicas_may_add_up_to_int32_max_but_not_beyond():
     assert validate_problems(groups(0)) == [
         ("nodeGroups", "the master-eligible groups have 2147483648 replicas in all, beyond Kubernetes' int32")
     ]
-
-
-@pytest.mark.parametrize(
-    "image, expected",
-    [
-        ({"context": 5}, ("image.context", "must be a folder holding a Dockerfile, got 5")),
-        ({"context": "image\0"}, ("image.context", "must be a folder holding a Dockerfile, got 'image\\x00'")),
-        ({"registryUsername": "u", "registryPassword": ""}, ("image.registryPassword", "must be a non-empty string")),
-        ({"registryUsername": "u\0", "registryPassword": "p"}, ("image.registryUsername", "must be a non-empty string")),
-    ],
-    ids=["context-not-text", "nul-in-context", "empty-password", "nul-in-username"],
-)
-def test_image_context_and_registry_credentials_problems(image, expected):
-    assert validate_problems(top(image=image)) == [expected]

@@ -15,11 +15,11 @@ import pulumi_policy
 import pytest
 from pulumi_policy import EnforcementLevel, PolicyResource, ResourceValidationArgs, StackValidationArgs
 
-from es_cluster import parse_stack_config, specs, validate
 from policy import es_rules
 
-IMAGE = "localhost:5000/es-kubernetes@sha256:" + "0" * 64
-TYPES = {kind: t for t, kind in es_rules.WORKLOAD_TYPES.items()}
+from .test_policy_rules import TYPES, workloads
+from .test_policy_rules import es_container as container
+
 RESOURCE_RULES = {
     "es-heap-size": es_rules.heap_violations,
     "es-image-digest": es_rules.digest_violations,
@@ -69,15 +69,6 @@ def pack(monkeypatch) -> dict:
 
 def policy(pack: dict, name: str):
     return next(p for p in pack["policies"] if p.name == name)
-
-
-def workloads(raw) -> list[tuple[str, dict]]:
-    cluster = validate(parse_stack_config(raw))
-    return [(m["kind"], m) for m in specs.manifests(cluster, IMAGE) if m["kind"] in TYPES]
-
-
-def container(w: dict) -> dict:
-    return w["spec"]["template"]["spec"]["containers"][0]
 
 
 def resource_report(pack: dict, name: str, resource_type: str, props: dict) -> list[str]:
