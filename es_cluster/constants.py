@@ -57,3 +57,15 @@ SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
 
 DEFAULT_BASE_IMAGE = "quay.io/pires/docker-elasticsearch-kubernetes:2.3.4"
 DEFAULT_REPOSITORY = "localhost:5000/es-kubernetes"
+
+# --- Elasticsearch 7+ and OpenSearch (es_cluster/engines/zen2.py, images/modern/) -------------
+# Env the modern config templates and the entrypoint read, beside CLUSTER_NAME, NODE_NAME,
+# NETWORK_HOST and DISCOVERY_SERVICE (there the transport Service's DNS name: the seed hosts).
+ENV_NODE_ROLES = "NODE_ROLES"
+ENV_ALLOW_MMAP = "ALLOW_MMAP"
+# Where the bootstrap ConfigMap is mounted on master-eligible pods (a folder, never subPath, so
+# an emptied list reaches running pods): the entrypoint reads the first masters' names there.
+BOOTSTRAP_MOUNT_PATH = "/etc/es-cluster/bootstrap"
+BOOTSTRAP_KEY = "initial-masters"
+# The user the modern images run as (the official images' uid), and the group owning its files.
+ENGINE_UID = 1000

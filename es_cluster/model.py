@@ -87,6 +87,22 @@ class NetworkPolicy:
 
 
 @dataclass(frozen=True)
+class Engine:
+    """Which Elasticsearch the cluster runs: a distribution and a version one of the engine
+    profiles (es_cluster/engines/) supports. The default is the field report's."""
+
+    distribution: str = "elasticsearch"
+    version: str = "2.3.4"
+    # node.store.allow_mmap (7+): false lifts the need for vm.max_map_count 262144 on the nodes.
+    allow_mmap: bool = True
+    # The first masters' node names where no StatefulSet names them (DaemonSet master groups).
+    initial_master_nodes: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.distribution} {self.version}"
+
+
+@dataclass(frozen=True)
 class Cluster:
     name: str
     namespace: str
@@ -101,6 +117,7 @@ class Cluster:
     # Pod Security admission level the namespace enforces (security.LEVELS).
     pod_security_level: str = "privileged"
     network_policy: NetworkPolicy | None = NetworkPolicy()
+    engine: Engine = Engine()
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property

@@ -10,74 +10,33 @@ from __future__ import annotations
 from typing import Any
 
 from . import constants as c
-from . import security
+from . import engines, security
 from .model import Cluster, NodeGroup
+from .names import (  # noqa: F401 (re-exported: the builders' names, as callers know them)
+    bootstrap_config_map_name,
+    cluster_labels,
+    discovery_role_name,
+    http_service_name,
+    http_url,
+    pod_labels,
+    role_label,
+    selector_labels,
+    service_account_name,
+    transport_service_dns,
+    transport_service_name,
+    workload_name,
+)
 
 Manifest = dict[str, Any]
 
 STORAGE_VOLUME = "storage"
 KUBECONFIG_VOLUME = "kubeconfig"
+BOOTSTRAP_VOLUME = "bootstrap"
 ES_CONTAINER = "elasticsearch"
-
-
-# --- names and labels: one function each, everything else derives from them ----------------
-
-
-def http_service_name(cluster: Cluster) -> str:
-    return f"{cluster.name}-http"
-
-
-def transport_service_name(cluster: Cluster) -> str:
-    """The discovery service: DISCOVERY_SERVICE names it, and it exposes only 9300."""
-    return f"{cluster.name}-transport"
-
-
-def workload_name(cluster: Cluster, group: NodeGroup) -> str:
-    return f"{cluster.name}-{group.name}"
-
-
-def service_account_name(cluster: Cluster) -> str:
-    return cluster.name
-
-
-def discovery_role_name(cluster: Cluster) -> str:
-    return f"{cluster.name}-discovery"
-
-
-def http_url(cluster: Cluster) -> str:
-    return f"http://{http_service_name(cluster)}.{cluster.namespace}.svc:{c.HTTP_PORT}"
-
-
-def cluster_labels(cluster: Cluster) -> dict[str, str]:
-    return {
-        c.LABEL_NAME: c.APP_NAME,
-        c.LABEL_INSTANCE: cluster.name,
-        c.LABEL_MANAGED_BY: c.MANAGED_BY,
-    }
-
-
-def role_label(role: str) -> str:
-    return c.LABEL_ROLE_PREFIX + role
-
-
-def selector_labels(cluster: Cluster, group: NodeGroup) -> dict[str, str]:
-    """A workload's selector: immutable once created, so only identity, never roles."""
-    return {c.LABEL_NAME: c.APP_NAME, c.LABEL_INSTANCE: cluster.name, c.LABEL_COMPONENT: group.name}
-
-
-def pod_labels(cluster: Cluster, group: NodeGroup) -> dict[str, str]:
-    labels = {**cluster_labels(cluster), c.LABEL_COMPONENT: group.name}
-    for role in c.ROLES:
-        labels[role_label(role)] = _flag(role in group.roles)
-    return labels
 
 
 def _meta(cluster: Cluster, name: str, labels: dict[str, str] | None = None) -> Manifest:
     return {"name": name, "namespace": cluster.namespace, "labels": labels or cluster_labels(cluster)}
-
-
-def _flag(b: bool) -> str:
-    return "true" if b else "false"
 
 
 # --- cluster-wide objects ---------------------------------------------------------------------
@@ -168,52 +127,47 @@ def transport_service(cluster: Cluster) -> Manifest:
 
 
 def pod_env(group: NodeGroup, cluster: Cluster) -> list[Manifest]:
-    """The env image/elasticsearch.yml reads; MIN_MASTERS is the quorum of all master-eligible
-    nodes in the cluster, whichever group they are in."""
-    env: list[Manifest] = [
-        {"name": c.ENV_CLUSTER_NAME, "value": cluster.name},
-        {"name": c.ENV_NODE_NAME, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-        {"name": c.ENV_NAMESPACE, "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-        {"name": c.ENV_NODE_MASTER, "value": _flag(group.master)},
-        {"name": c.ENV_NODE_DATA, "value": _flag(group.data)},
-        {"name": c.ENV_HTTP_ENABLE, "value": _flag(group.client)},
-        {"name": c.ENV_NETWORK_HOST, "value": c.NETWORK_HOST},
-        {"name": c.ENV_DISCOVERY_SERVICE, "value": transport_service_name(cluster)},
-        {"name": c.ENV_MIN_MASTERS, "value": str(cluster.quorum)},
-        {"name": c.ENV_HEAP_SIZE, "value": group.heap_size},
+    """The env the image's config template reads: the engine's own (engines/)."""
+    return engines.profile(cluster.engine).env(group, cluster)
+
+
+def probes(group: NodeGroup, cluster: Cluster) -> Manifest:
+    return engines.profile(cluster.engine).probes(group)
+
+
+def initial_masters(cluster: Cluster) -> list[str]:
+    """The node names of the first master-eligible nodes, as cluster.initial_master_nodes
+    lists them: a StatefulSet's pod names, then the nodes engine.initialMasterNodes names for
+    DaemonSet groups (their pods take the Kubernetes node's name)."""
+    names = [
+        f"{workload_name(cluster, g)}-{i}" for g in cluster.groups if g.master and g.workload == "StatefulSet" for i in range(g.replicas)
     ]
-    if cluster.kubeconfig_host_path is not None:
-        env += [
-            {"name": c.ENV_TRY_KUBECONFIG, "value": "true"},
-            {"name": c.ENV_KUBECONFIG, "value": c.KUBECONFIG_MOUNT_PATH},
-        ]
-    return env
+    return names + list(cluster.engine.initial_master_nodes)
 
 
-def probes(group: NodeGroup) -> Manifest:
-    """Nodes that serve HTTP are ready when they answer it; the others when transport listens.
-    Liveness only asks whether the JVM still holds the transport port, so a red cluster never
-    gets its pods killed."""
-    if group.client:
-        readiness: Manifest = {"httpGet": {"path": "/_cluster/health?local=true", "port": c.HTTP_PORT}}
-    else:
-        readiness = {"tcpSocket": {"port": c.TRANSPORT_PORT}}
+def bootstrap_config_map(cluster: Cluster, initial: Any) -> Manifest:
+    """What the master-eligible pods' entrypoint reads at start: the first masters' names while
+    the cluster first forms, and nothing after that (`initial` is "" then), so a restarted or
+    replaced master never bootstraps a second cluster. Not part of any pod template: emptying it
+    restarts nothing."""
     return {
-        "readinessProbe": {**readiness, "initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3},
-        "livenessProbe": {
-            "tcpSocket": {"port": c.TRANSPORT_PORT},
-            "initialDelaySeconds": 90,
-            "periodSeconds": 20,
-            "timeoutSeconds": 5,
-            "failureThreshold": 5,
-        },
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _meta(cluster, bootstrap_config_map_name(cluster)),
+        "data": {c.BOOTSTRAP_KEY: initial},
     }
 
 
+def _reads_bootstrap(group: NodeGroup, cluster: Cluster) -> bool:
+    return group.master and engines.profile(cluster.engine).bootstraps
+
+
 def es_container(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
-    mounts = [{"name": STORAGE_VOLUME, "mountPath": c.DATA_PATH}]
+    mounts = [{"name": STORAGE_VOLUME, "mountPath": engines.profile(cluster.engine).data_path}]
     if cluster.kubeconfig_host_path is not None:
         mounts.append({"name": KUBECONFIG_VOLUME, "mountPath": c.KUBECONFIG_MOUNT_PATH, "readOnly": True})
+    if _reads_bootstrap(group, cluster):
+        mounts.append({"name": BOOTSTRAP_VOLUME, "mountPath": c.BOOTSTRAP_MOUNT_PATH, "readOnly": True})
     return {
         "name": ES_CONTAINER,
         "image": image,
@@ -227,7 +181,7 @@ def es_container(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
         # Every capability dropped; a root start-up gets back only what it uses (security.py).
         "securityContext": security.container_security_context(group.pod_security_context),
         "volumeMounts": mounts,
-        **probes(group),
+        **probes(group, cluster),
     }
 
 
@@ -240,6 +194,9 @@ def pod_volumes(group: NodeGroup, cluster: Cluster) -> list[Manifest]:
     # With storage.size the volume comes from the StatefulSet's volumeClaimTemplates.
     if cluster.kubeconfig_host_path is not None:
         volumes.append({"name": KUBECONFIG_VOLUME, "hostPath": {"path": cluster.kubeconfig_host_path, "type": "File"}})
+    if _reads_bootstrap(group, cluster):
+        # The whole ConfigMap as a folder (never subPath), so its emptying reaches running pods.
+        volumes.append({"name": BOOTSTRAP_VOLUME, "configMap": {"name": bootstrap_config_map_name(cluster)}})
     return volumes
 
 
@@ -259,6 +216,9 @@ def pod_template(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
         "containers": [es_container(group, cluster, image)],
         "volumes": pod_volumes(group, cluster),
     }
+    if not engines.profile(cluster.engine).endpoints_discovery:
+        # Only the field report's discovery plugin talks to the API server.
+        spec["automountServiceAccountToken"] = False
     if group.node_selector:
         spec["nodeSelector"] = dict(group.node_selector)
     if group.tolerations:
@@ -380,15 +340,20 @@ def network_policy(cluster: Cluster) -> Manifest:
     }
 
 
-def cluster_manifests(cluster: Cluster) -> list[Manifest]:
-    """The objects every group's pods need, each after the objects it needs."""
+def cluster_manifests(cluster: Cluster, initial: Any = None) -> list[Manifest]:
+    """The objects every group's pods need, each after the objects it needs. `initial`: what
+    the bootstrap ConfigMap lists (engines that bootstrap): by default the first masters, as on
+    a first deploy; the component passes "" once the cluster has formed."""
     out: list[Manifest] = []
     if cluster.create_namespace:
         out.append(namespace(cluster))
+    out.append(service_account(cluster))
+    profile = engines.profile(cluster.engine)
+    if profile.endpoints_discovery:
+        out += [discovery_role(cluster), discovery_role_binding(cluster)]
+    if profile.bootstraps:
+        out.append(bootstrap_config_map(cluster, ",".join(initial_masters(cluster)) if initial is None else initial))
     out += [
-        service_account(cluster),
-        discovery_role(cluster),
-        discovery_role_binding(cluster),
         transport_service(cluster),
         http_service(cluster),
     ]

@@ -1,0 +1,85 @@
+"""Elasticsearch 7, 8 and 9, with zen2 coordination: discovery.seed_hosts names the headless
+transport Service (cluster DNS gives every master-eligible pod's address), the voting
+configuration is the engine's own, so no quorum setting is rendered (8.x refuses to start with
+discovery.zen.minimum_master_nodes), roles are node.roles, and cluster.initial_master_nodes is
+handed to the first masters only while the cluster first forms (the bootstrap ConfigMap)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .. import constants as c
+from ..names import flag, transport_service_dns
+from .profile import PACKAGE, Manifest, Profile, Version, downgrade_or_skip, probes_for, show_version
+
+if TYPE_CHECKING:
+    from ..model import Cluster, NodeGroup
+
+# Our roles as the engine names them; a group with none of master and data is coordinating-only.
+ES_ROLES = {"master": "master", "data": "data"}
+
+
+@dataclass(frozen=True)
+class Zen2(Profile):
+    # The env the start script reads JVM options from (the heap goes there).
+    java_opts_env: str = "ES_JAVA_OPTS"
+    role_names: tuple[tuple[str, str], ...] = tuple(ES_ROLES.items())
+    # (major, minimum version to come from) for each major above the oldest.
+    upgrade_from: tuple[tuple[int, Version], ...] = ((8, (7, 17, 0)), (9, (8, 18, 0)))
+    base_repository: str = "docker.elastic.co/elasticsearch/elasticsearch"
+
+    def node_roles(self, group: NodeGroup) -> list[str]:
+        """node.roles as the engine spells them; [] for a coordinating-only node."""
+        return [engine for ours, engine in self.role_names if ours in group.roles]
+
+    def env(self, group: NodeGroup, cluster: Cluster) -> list[Manifest]:
+        # A DaemonSet's pods get new names whenever they are recreated; the node they are pinned
+        # to keeps its name, and the bootstrap list (engine.initialMasterNodes) names nodes.
+        name_field = "spec.nodeName" if group.workload == "DaemonSet" else "metadata.name"
+        return [
+            {"name": c.ENV_CLUSTER_NAME, "value": cluster.name},
+            {"name": c.ENV_NODE_NAME, "valueFrom": {"fieldRef": {"fieldPath": name_field}}},
+            {"name": c.ENV_NODE_ROLES, "value": ",".join(self.node_roles(group))},
+            {"name": c.ENV_NETWORK_HOST, "value": c.NETWORK_HOST},
+            {"name": c.ENV_DISCOVERY_SERVICE, "value": transport_service_dns(cluster)},
+            {"name": c.ENV_ALLOW_MMAP, "value": flag(cluster.engine.allow_mmap)},
+            {"name": self.java_opts_env, "value": f"-Xms{group.heap_size} -Xmx{group.heap_size}"},
+        ]
+
+    def probes(self, group: NodeGroup) -> Manifest:
+        return probes_for(group, c.HTTP_PORT, c.TRANSPORT_PORT)
+
+    def default_base_image(self, version: str) -> str:
+        return f"{self.base_repository}:{version}"
+
+    def default_pod_security_context(self) -> dict[str, Any]:
+        # The image's user, and its group on the data volume: admitted at Pod Security restricted.
+        return {"runAsUser": c.ENGINE_UID, "runAsGroup": c.ENGINE_UID, "fsGroup": c.ENGINE_UID, "runAsNonRoot": True}
+
+    def build_args(self) -> dict[str, str]:
+        return {"ENGINE": self.distribution}
+
+    def upgrade_refusal(self, before: Version, after: Version) -> str | None:
+        why = downgrade_or_skip(before, after)
+        if why is not None:
+            return why
+        for major, floor in self.upgrade_from:
+            if after[0] == major and before[0] < major and before < floor:
+                return (
+                    f"{self.distribution} {major}.x upgrades in place only from {show_version(floor)} or later, and "
+                    f"this cluster runs {show_version(before)}: upgrade to the newest {major - 1}.x first"
+                )
+        return None
+
+
+PROFILE = Zen2(
+    family="zen2",
+    distribution="elasticsearch",
+    versions=("7.17.28", "8.19.0", "9.1.0"),
+    data_path="/usr/share/elasticsearch/data",
+    image_context=str(PACKAGE / "image_context_modern"),
+    endpoints_discovery=False,
+    bootstraps=True,
+    bootstrap_setting="cluster.initial_master_nodes",
+)

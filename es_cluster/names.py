@@ -1,0 +1,70 @@
+"""Names and labels of the cluster's Kubernetes objects: one function each, everything else
+(the spec builders, the engine profiles, the impact record) derives from them."""
+
+from __future__ import annotations
+
+from . import constants as c
+from .model import Cluster, NodeGroup
+
+
+def http_service_name(cluster: Cluster) -> str:
+    return f"{cluster.name}-http"
+
+
+def transport_service_name(cluster: Cluster) -> str:
+    """The discovery service: DISCOVERY_SERVICE names it, and it exposes only 9300."""
+    return f"{cluster.name}-transport"
+
+
+def workload_name(cluster: Cluster, group: NodeGroup) -> str:
+    return f"{cluster.name}-{group.name}"
+
+
+def service_account_name(cluster: Cluster) -> str:
+    return cluster.name
+
+
+def discovery_role_name(cluster: Cluster) -> str:
+    return f"{cluster.name}-discovery"
+
+
+def http_url(cluster: Cluster) -> str:
+    return f"http://{http_service_name(cluster)}.{cluster.namespace}.svc:{c.HTTP_PORT}"
+
+
+def cluster_labels(cluster: Cluster) -> dict[str, str]:
+    return {
+        c.LABEL_NAME: c.APP_NAME,
+        c.LABEL_INSTANCE: cluster.name,
+        c.LABEL_MANAGED_BY: c.MANAGED_BY,
+    }
+
+
+def role_label(role: str) -> str:
+    return c.LABEL_ROLE_PREFIX + role
+
+
+def selector_labels(cluster: Cluster, group: NodeGroup) -> dict[str, str]:
+    """A workload's selector: immutable once created, so only identity, never roles."""
+    return {c.LABEL_NAME: c.APP_NAME, c.LABEL_INSTANCE: cluster.name, c.LABEL_COMPONENT: group.name}
+
+
+def pod_labels(cluster: Cluster, group: NodeGroup) -> dict[str, str]:
+    labels = {**cluster_labels(cluster), c.LABEL_COMPONENT: group.name}
+    for role in c.ROLES:
+        labels[role_label(role)] = flag(role in group.roles)
+    return labels
+
+
+def flag(b: bool) -> str:
+    return "true" if b else "false"
+
+
+def transport_service_dns(cluster: Cluster) -> str:
+    """The transport Service as cluster DNS names it: headless, so it resolves to every
+    master-eligible pod's address, which is what a 7+ node's discovery.seed_hosts reads."""
+    return f"{transport_service_name(cluster)}.{cluster.namespace}.svc"
+
+
+def bootstrap_config_map_name(cluster: Cluster) -> str:
+    return f"{cluster.name}-bootstrap"
