@@ -19,6 +19,7 @@ COMPONENT_TYPE = "es-cluster:index:EsCluster"
 
 _RESOURCE_CLASSES: dict[str, Any] = {
     "Namespace": k8s.core.v1.Namespace,
+    "ConfigMap": k8s.core.v1.ConfigMap,
     "ServiceAccount": k8s.core.v1.ServiceAccount,
     "Role": k8s.rbac.v1.Role,
     "RoleBinding": k8s.rbac.v1.RoleBinding,
@@ -145,7 +146,10 @@ class EsCluster(pulumi.ComponentResource):
         # Pods need their namespace, service account, RBAC and discovery service first.
         namespace_deps: list[pulumi.Resource] = []
         workload_deps: list[pulumi.Resource] = []
-        for manifest in specs.cluster_manifests(cluster):
+        # The first masters' names while the cluster first forms (a first deploy: no record of an
+        # earlier one), and none after it, so no later start of a master can bootstrap again.
+        initial = verdict.apply(lambda result: ",".join(specs.initial_masters(cluster)) if result.first_deploy else "")
+        for manifest in specs.cluster_manifests(cluster, initial):
             resource = declare(manifest, gate.apply(lambda g, deps=list(namespace_deps): g + deps))
             if manifest["kind"] == "Namespace":
                 namespace_deps.append(resource)

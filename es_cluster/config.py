@@ -9,17 +9,17 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from . import constants as c
-from . import impact, k8s, security
-from .model import Cluster, Image, NetworkPolicy, NodeGroup, Storage, master_quorum
+from . import engines, impact, k8s, security
+from .model import Cluster, Engine, Image, NetworkPolicy, NodeGroup, Storage, master_quorum
 
-# The image build context inside the package (image_context links to the repository's image/ and
-# is copied into wheels), so the component finds it wherever it is installed.
-DEFAULT_IMAGE_CONTEXT = str(Path(__file__).resolve().parent / "image_context")
+# The field report's image build context inside the package (image_context links to the
+# repository's image/ and is copied into wheels); each engine profile names its own.
+DEFAULT_IMAGE_CONTEXT = engines.zen1.PROFILE.image_context
 
 # Half the memory limit for the heap leaves the other half to Lucene's file-system cache.
 DEFAULT_HEAP_SIZE = "1g"
@@ -82,9 +82,9 @@ class ImageArgs:
     """Build `context` into `repository` (pushed when `push`), or use a prebuilt `reference`."""
 
     repository: str = c.DEFAULT_REPOSITORY
-    base_image: str = c.DEFAULT_BASE_IMAGE
+    base_image: str | None = None  # None: the engine's (the pires image for 2.3.4, the official image for 7+)
     push: bool = True
-    context: str = DEFAULT_IMAGE_CONTEXT
+    context: str | None = None  # None: the engine's context in the package (image/, images/modern/)
     reference: str | None = None  # repo@sha256:<digest>; skips the build
     insecure_registry: bool = False  # the registry speaks plain HTTP (e.g. a local one)
     registry_username: str | None = None
@@ -105,6 +105,16 @@ class NetworkPolicyArgs:
 
 
 @dataclass(frozen=True)
+class EngineArgs:
+    """Which Elasticsearch: a distribution and a version an engine profile supports."""
+
+    distribution: str = "elasticsearch"  # or opensearch
+    version: str = "2.3.4"  # the field report's; e.g. 8.19.0, 9.1.0, 2.19.4, 3.3.0
+    allow_mmap: bool = True  # 7+: false when the nodes cannot give vm.max_map_count 262144
+    initial_master_nodes: Sequence[str] | None = None  # 7+ DaemonSet masters: the nodes' names
+
+
+@dataclass(frozen=True)
 class EsClusterArgs:
     """Everything `EsCluster` needs; the same settings as the stack config, in snake_case."""
 
@@ -120,6 +130,7 @@ class EsClusterArgs:
     allow_disruptive: bool | Sequence[str] = False
     pod_security: str | None = None  # the Pod Security level to enforce; None: the lowest the layout needs
     network_policy: NetworkPolicyArgs | None = None  # None: enabled, HTTP from anywhere
+    engine: EngineArgs = field(default_factory=EngineArgs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -137,6 +148,7 @@ _TOP_KEYS = {
     "allowDisruptive": "allow_disruptive",
     "podSecurity": "pod_security",
     "networkPolicy": "network_policy",
+    "engine": "engine",
 }
 _IMAGE_KEYS = {
     "repository": "repository",
@@ -165,10 +177,16 @@ _GROUP_KEYS = {
 _STORAGE_KEYS = {"hostPath": "host_path", "size": "size", "storageClass": "storage_class"}
 _KUBECONFIG_KEYS = {"hostPath": "host_path"}
 _NETWORK_POLICY_KEYS = {"enabled": "enabled", "httpFrom": "http_from"}
+_ENGINE_KEYS = {
+    "distribution": "distribution",
+    "version": "version",
+    "allowMmap": "allow_mmap",
+    "initialMasterNodes": "initial_master_nodes",
+}
 # Python field name -> stack config key, for inputs that arrive in snake_case (es_cluster.package).
 CONFIG_KEY_OF_FIELD = {
     field: key
-    for keys in (_TOP_KEYS, _IMAGE_KEYS, _GROUP_KEYS, _STORAGE_KEYS, _KUBECONFIG_KEYS, _NETWORK_POLICY_KEYS)
+    for keys in (_TOP_KEYS, _IMAGE_KEYS, _GROUP_KEYS, _STORAGE_KEYS, _KUBECONFIG_KEYS, _NETWORK_POLICY_KEYS, _ENGINE_KEYS)
     for key, field in keys.items()
 }
 
@@ -202,7 +220,7 @@ def _pick(raw: Any, key: str, names: Mapping[str, str], problems: _Problems) -> 
 
 # Fields whose values `pulumi config set --path` may store as strings ("3", "true").
 _INT_FIELDS = {"replicas", "max_unavailable"}
-_BOOL_FIELDS = {"push", "create_namespace", "insecure_registry", "allow_disruptive", "enabled"}
+_BOOL_FIELDS = {"push", "create_namespace", "insecure_registry", "allow_disruptive", "enabled", "allow_mmap"}
 # Object-valued fields the CLI hands over as "" when the stack file says null.
 _NULLABLE_OBJECTS = {"kubeconfig", "storage", "network_policy"}
 
@@ -229,6 +247,8 @@ def parse_stack_config(raw: Mapping[str, Any]) -> EsClusterArgs:
         if "host_path" not in kc and isinstance(top["kubeconfig"], Mapping):
             problems.add("kubeconfig.hostPath", "required when kubeconfig is set")
         top["kubeconfig"] = KubeconfigArgs(**kc) if "host_path" in kc else None
+    if "engine" in top:
+        top["engine"] = EngineArgs(**_pick(top["engine"], "engine", _ENGINE_KEYS, problems))
     if top.get("network_policy") is not None:
         top["network_policy"] = NetworkPolicyArgs(**_pick(top["network_policy"], "networkPolicy", _NETWORK_POLICY_KEYS, problems))
     groups_raw = top.get("node_groups")
@@ -272,7 +292,8 @@ def validate(args: EsClusterArgs) -> Cluster:
     if not _one_of(args.http_service_type, c.HTTP_SERVICE_TYPES):
         problems.add("httpServiceType", f"must be one of {', '.join(c.HTTP_SERVICE_TYPES)}, got {_show(args.http_service_type)}")
 
-    image = _validate_image(args.image, problems)
+    engine, profile = _validate_engine(args.engine, problems)
+    image = _validate_image(args.image, profile, engine, problems)
     rollout_seconds = _duration_seconds(args.rollout_timeout)
     if rollout_seconds is None or not 10 <= rollout_seconds <= 24 * 3600:
         problems.add("rolloutTimeout", f"must be a duration from 10s to 24h such as 5m, 90s or 1h30m, got {_show(args.rollout_timeout)}")
@@ -288,6 +309,12 @@ def validate(args: EsClusterArgs) -> Cluster:
         else:
             kubeconfig = args.kubeconfig.host_path
             _check(k8s.host_path(kubeconfig), "kubeconfig.hostPath", kubeconfig, problems)
+            if profile is not None and not profile.endpoints_discovery:
+                problems.add(
+                    "kubeconfig",
+                    f"mounts the kubelet's kubeconfig for the field report's discovery plugin (Elasticsearch 2.x); {engine} "
+                    "finds its peers through the transport Service's DNS name and never calls the API server: remove it",
+                )
 
     groups: list[NodeGroup] = []
     if not isinstance(args.node_groups, Mapping) or not args.node_groups:
@@ -297,7 +324,7 @@ def validate(args: EsClusterArgs) -> Cluster:
         # when clusterName is valid (else only clusterName is blamed).
         name_budget = _MAX_WORKLOAD_NAME - len(args.cluster_name) - 1 if cluster_name_ok else None
         for name, g in args.node_groups.items():
-            group = _validate_group(name, g, name_budget, problems, warnings)
+            group = _validate_group(name, g, name_budget, profile, problems, warnings)
             if group is not None:
                 groups.append(group)
 
@@ -320,6 +347,8 @@ def validate(args: EsClusterArgs) -> Cluster:
         if not any(g.client for g in groups):
             warnings.append("nodeGroups: no group has the client role, so the HTTP service selects no pods")
         _check_master_batches(groups, master_eligible, problems)
+        if profile is not None and profile.bootstraps:
+            _check_bootstrap_names(groups, engine, problems)
 
     network_policy = _validate_network_policy(args.network_policy, problems)
     level = _pod_security_level(args.pod_security, groups, kubeconfig, problems)
@@ -337,9 +366,69 @@ def validate(args: EsClusterArgs) -> Cluster:
         allow_disruptive=allow or frozenset(),
         pod_security_level=level,
         network_policy=network_policy,
+        engine=engine,
         groups=tuple(groups),
         warnings=tuple(warnings),
     )
+
+
+def _validate_engine(a: Any, problems: _Problems) -> tuple[Engine, engines.Profile | None]:
+    """The engine and its profile; the profile is None when the engine is not valid, and the
+    checks that need it are then skipped (the engine's own problem is reported)."""
+    if not isinstance(a, EngineArgs):
+        problems.add("engine", f"must be an object with distribution and version, got {_show(a)}")
+        return Engine(), None
+    profile = None
+    if not _one_of(a.distribution, engines.DISTRIBUTIONS):
+        problems.add("engine.distribution", f"must be one of {', '.join(engines.DISTRIBUTIONS)}, got {_show(a.distribution)}")
+    elif (profile := engines.for_version(a.distribution, a.version)) is None:
+        problems.add(
+            "engine.version",
+            f"no engine profile deploys {a.distribution} {_show(a.version)}; supported: {', '.join(engines.supported(a.distribution))}",
+        )
+    _check_bool(a.allow_mmap, "engine.allowMmap", problems)
+    if profile is not None and not profile.bootstraps and a.allow_mmap is not True:
+        problems.add(
+            "engine.allowMmap",
+            f"is a setting of Elasticsearch 7+ and OpenSearch (node.store.allow_mmap); {a.distribution} {a.version} has none",
+        )
+    names: tuple[str, ...] = ()
+    if a.initial_master_nodes is not None:
+        if not isinstance(a.initial_master_nodes, (list, tuple)):
+            problems.add("engine.initialMasterNodes", f"must be a list of node names, got {_show(a.initial_master_nodes)}")
+        else:
+            for i, n in enumerate(a.initial_master_nodes):
+                _check(k8s.dns1123_subdomain(n), f"engine.initialMasterNodes[{i}]", n, problems, what="node name")
+            if len(set(map(str, a.initial_master_nodes))) != len(a.initial_master_nodes):
+                problems.add("engine.initialMasterNodes", f"names a node twice: {_show(list(a.initial_master_nodes))}")
+            names = tuple(str(n) for n in a.initial_master_nodes)
+        if profile is not None and not profile.bootstraps:
+            problems.add(
+                "engine.initialMasterNodes",
+                f"is for Elasticsearch 7+ and OpenSearch, which bootstrap a cluster once; {a.distribution} {a.version} does not",
+            )
+    engine = Engine(
+        distribution=str(a.distribution), version=str(a.version), allow_mmap=a.allow_mmap is not False, initial_master_nodes=names
+    )
+    return engine, profile
+
+
+def _check_bootstrap_names(groups: list[NodeGroup], engine: Engine, problems: _Problems) -> None:
+    """A DaemonSet's master pods are named by their nodes, which no preview can know: the first
+    masters' names come from engine.initialMasterNodes, one per planned master node."""
+    planned = sum(g.replicas for g in groups if g.master and g.workload == "DaemonSet")
+    given = len(engine.initial_master_nodes)
+    if planned and given != planned:
+        problems.add(
+            "engine.initialMasterNodes",
+            f"the DaemonSet master groups plan {planned} node(s) and {given} are named: list the names of the nodes "
+            f"they run on (kubectl get nodes -l <their nodeSelector>), which the first masters bootstrap the cluster with",
+        )
+    elif given and not planned:
+        problems.add(
+            "engine.initialMasterNodes",
+            "names the nodes of DaemonSet master groups, and there are none: a StatefulSet's pod names are known, remove it",
+        )
 
 
 def _validate_network_policy(a: Any, problems: _Problems) -> NetworkPolicy | None:
@@ -379,10 +468,17 @@ def _pod_security_level(asked: Any, groups: list[NodeGroup], kubeconfig: str | N
     return asked
 
 
-def _validate_image(a: ImageArgs, problems: _Problems) -> Image:
+def _validate_image(a: ImageArgs, profile: engines.Profile | None, engine: Engine, problems: _Problems) -> Image:
     if not isinstance(a, ImageArgs):
         problems.add("image", f"must be an object, got {_show(a)}")
         a = ImageArgs()
+    # The engine's base image and build context unless set (the field report's when the engine is invalid).
+    known = profile or engines.zen1.PROFILE
+    a = replace(
+        a,
+        base_image=a.base_image if a.base_image is not None else known.default_base_image(engine.version),
+        context=a.context if a.context is not None else known.image_context,
+    )
     _check_bool(a.push, "image.push", problems)
     if a.reference is not None:
         _check(k8s.digest_reference(a.reference), "image.reference", a.reference, problems)
@@ -403,6 +499,7 @@ def _validate_image(a: ImageArgs, problems: _Problems) -> Image:
         base_image=a.base_image,
         push=a.push is True,
         context=str(a.context),
+        build_args=tuple(sorted(known.build_args().items())),
         reference=a.reference,
         insecure_registry=a.insecure_registry is True,
         registry_username=a.registry_username,
@@ -425,7 +522,9 @@ def _check_master_batches(groups: list[NodeGroup], master_eligible: int, problem
             )
 
 
-def _validate_group(name: Any, g: Any, name_budget: int | None, problems: _Problems, warnings: list[str]) -> NodeGroup | None:
+def _validate_group(
+    name: Any, g: Any, name_budget: int | None, profile: engines.Profile | None, problems: _Problems, warnings: list[str]
+) -> NodeGroup | None:
     key = f"nodeGroups.{name}"
     before = len(problems)
     if not isinstance(g, NodeGroupArgs):
@@ -456,6 +555,12 @@ def _validate_group(name: Any, g: Any, name_budget: int | None, problems: _Probl
     workload = g.workload if g.workload is not None else ("Deployment" if set(roles) == {"client"} else "StatefulSet")
     if not _one_of(workload, c.WORKLOADS):
         problems.add(f"{key}.workload", f"must be one of {', '.join(c.WORKLOADS)}, got {_show(workload)}")
+    elif master and workload == "Deployment" and profile is not None and profile.bootstraps:
+        problems.add(
+            f"{key}.workload",
+            "a master-eligible group needs stable node names, which the bootstrap and the voting configuration name: "
+            "use StatefulSet (pod names), or DaemonSet with engine.initialMasterNodes (node names)",
+        )
 
     storage = _validate_storage(g.storage, workload, key, problems)
     if "data" in roles and storage.host_path is None and storage.size is None:
@@ -489,6 +594,9 @@ def _validate_group(name: Any, g: Any, name_budget: int | None, problems: _Probl
         problems.add(f"{key}.antiAffinity", f"must be one of {', '.join(c.ANTI_AFFINITY)}, got {_show(g.anti_affinity)}")
 
     psc = g.pod_security_context if g.pod_security_context is not None else {}
+    if isinstance(psc, Mapping) and profile is not None:
+        # The image's own user unless the group says otherwise, field by field.
+        psc = {**profile.default_pod_security_context(), **psc}
     for field_name, why in k8s.pod_security_context(psc):
         problems.add(f"{key}.podSecurityContext" + (f".{field_name}" if field_name else ""), why)
 

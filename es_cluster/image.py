@@ -23,15 +23,23 @@ from .model import Image
 BASE_IMAGE_ARG = "BASE_IMAGE"
 
 
-def context_tag(context: str, base_image: str) -> str:
-    """A content tag: sha256 over every file's relative path and bytes, and the base image."""
+def context_tag(context: str, base_image: str, build_args: tuple[tuple[str, str], ...] = ()) -> str:
+    """A content tag: sha256 over every file's relative path and bytes, the base image, and the
+    other build arguments (none for the field report's image, whose tag stays as it was)."""
     h = hashlib.sha256()
     root = Path(context)
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         h.update(path.relative_to(root).as_posix().encode() + b"\0")
         h.update(path.read_bytes() + b"\0")
     h.update(base_image.encode())
+    for key, value in build_args:
+        h.update(b"\0" + key.encode() + b"=" + value.encode())
     return "ctx-" + h.hexdigest()[:20]
+
+
+def build_tag(image: Image) -> str:
+    """The content tag of the image `image` describes."""
+    return context_tag(image.context, image.base_image, image.build_args)
 
 
 def tagged_reference(repository: str, tag: str) -> str:
@@ -43,7 +51,7 @@ def identity(image: Image) -> str:
     It changes exactly when the pods' image will, so a preview can compare it."""
     if image.reference is not None:
         return image.reference
-    return tagged_reference(image.repository, context_tag(image.context, image.base_image))
+    return tagged_reference(image.repository, build_tag(image))
 
 
 def registry_host(repository: str) -> str:
@@ -65,8 +73,8 @@ def image_ref(name: str, image: Image, opts: pulumi.ResourceOptions) -> pulumi.O
     when pushed, repository:tag when not (only a registry assigns a digest)."""
     built = docker.RemoteImage(
         f"{name}-image-build",
-        name=tagged_reference(image.repository, context_tag(image.context, image.base_image)),
-        build=docker.RemoteImageBuildArgs(context=image.context, build_args={BASE_IMAGE_ARG: image.base_image}),
+        name=tagged_reference(image.repository, build_tag(image)),
+        build=docker.RemoteImageBuildArgs(context=image.context, build_args={BASE_IMAGE_ARG: image.base_image, **dict(image.build_args)}),
         # Older builds stay in the engine and the registry: a rollback may still need them.
         keep_locally=True,
         # The context's path differs between checkouts and machines; its content is in the tag.

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import constants as c
-from . import specs
-from .model import Cluster, NodeGroup, master_quorum
+from . import engines, specs
+from .model import Cluster, Engine, NodeGroup, master_quorum
 
 RECORD_VERSION = 1
 
@@ -23,6 +23,10 @@ DATA_REPLACE = "dataReplace"
 DATA_SCALE_DOWN = "dataScaleDown"
 DISRUPTIONS = (QUORUM_LOSS, DATA_REPLACE, DATA_SCALE_DOWN)
 ALLOW_KEY = "es-cluster:allowDisruptive"
+# A version change the engines' upgrade rules refuse: no override, since none is safe.
+ENGINE_CHANGE = "engineChange"
+# What a record from before engines existed ran.
+FIELD_REPORT_ENGINE = {"distribution": "elasticsearch", "version": "2.3.4"}
 
 # The order groups roll in when one change restarts several: data first, masters last, so the
 # cluster keeps its elected master while everything else restarts (as ECK does).
@@ -54,6 +58,7 @@ def record(cluster: Cluster, image: str) -> dict[str, Any]:
         "version": RECORD_VERSION,
         "clusterName": cluster.name,
         "namespace": cluster.namespace,
+        "engine": {"distribution": cluster.engine.distribution, "version": cluster.engine.version},
         "groups": {g.name: _group_record(g, cluster, image) for g in cluster.groups},
     }
 
@@ -129,8 +134,12 @@ class Disruption:
     kind: str
     keys: tuple[str, ...]
     message: str
+    # False for what no setting may allow (a version change the upgrade rules refuse).
+    overridable: bool = True
 
     def refusal(self) -> str:
+        if not self.overridable:
+            return f"{', '.join(self.keys)}: {self.message} Refused, with no override."
         return (
             f"{', '.join(self.keys)}: {self.message} Refused; to do it anyway, set {ALLOW_KEY} to [{self.kind}] (or true) for this change."
         )
@@ -145,6 +154,8 @@ class Impact:
     refused: tuple[Disruption, ...] = ()
     allowed: tuple[Disruption, ...] = ()
     unchanged: bool = field(default=False)
+    # (before, after) as "distribution version", when the engine changes: a rolling upgrade.
+    engine: tuple[str, str] | None = None
 
     def summary(self) -> str:
         """The text printed on every preview and up, on the component."""
@@ -159,6 +170,8 @@ class Impact:
         lines = ["es-cluster: what this change does to the running cluster:"]
         quorum = f"masters {before} (quorum {master_quorum(before)}) -> {after} (quorum {master_quorum(after)})"
         lines.append(f"  quorum: {quorum}" if before != after else f"  quorum: unchanged, masters {after} (quorum {master_quorum(after)})")
+        if self.engine:
+            lines.append(f"  engine: rolling upgrade {self.engine[0]} -> {self.engine[1]}")
         lines += [f"  {g.line()}" for g in self.groups]
         if self.order:
             lines.append(f"  roll order: {' -> '.join(self.order)}, each group's rollout finishing before the next starts")
@@ -184,6 +197,7 @@ class Impact:
                 for g in self.groups
             },
             "rollOrder": list(self.order),
+            **({"engine": {"before": self.engine[0], "after": self.engine[1]}} if self.engine else {}),
             "allowed": [d.kind for d in self.allowed],
             "summary": self.summary(),
         }
@@ -266,6 +280,10 @@ def compare(before: Mapping[str, Any] | None, cluster: Cluster, image: str, allo
             ),
         )
 
+    engine_change, refusal = engine_upgrade(before.get("engine") or FIELD_REPORT_ENGINE, cluster.engine)
+    if refusal is not None:
+        disruptions.insert(0, refusal)
+
     # Groups are listed, and roll, data first and masters last (by name within each class): the
     # CLI hands the config over with its keys sorted, so the config's order is not the user's.
     roles_of = {**{name: g["roles"] for name, g in old_groups.items()}, **{name: g["roles"] for name, g in new_groups.items()}}
@@ -276,10 +294,34 @@ def compare(before: Mapping[str, Any] | None, cluster: Cluster, image: str, allo
         masters=(masters_before, masters_after),
         groups=tuple(impacts),
         order=order if len(order) > 1 else (),
-        refused=tuple(d for d in disruptions if d.kind not in allow),
-        allowed=tuple(d for d in disruptions if d.kind in allow),
-        unchanged=all(g.change == "unchanged" for g in impacts),
+        refused=tuple(d for d in disruptions if d.kind not in allow or not d.overridable),
+        allowed=tuple(d for d in disruptions if d.kind in allow and d.overridable),
+        unchanged=all(g.change == "unchanged" for g in impacts) and engine_change is None,
+        engine=engine_change,
     )
+
+
+def engine_upgrade(before: Mapping[str, Any], after: Engine) -> tuple[tuple[str, str] | None, Disruption | None]:
+    """The engine change from a record's engine to the new one, as ("dist version", "dist
+    version") or None when unchanged, and the refusal of the upgrade rules when they refuse it.
+    The running version's profile judges: it knows what its data can become."""
+    old_dist, old_version = str(before.get("distribution")), str(before.get("version"))
+    if (old_dist, old_version) == (after.distribution, after.version):
+        return None, None
+    change = (f"{old_dist} {old_version}", str(after))
+    keys = ("engine.distribution",) if old_dist != after.distribution else ("engine.version",)
+    if old_dist != after.distribution:
+        why = (
+            f"{old_dist} to {after.distribution} changes distribution, which is never done in place: deploy a new "
+            f"cluster on {after.distribution} and copy the data into it (snapshot and restore, or reindex-from-remote)"
+        )
+    else:
+        judge = engines.for_version(old_dist, old_version) or engines.profile(after)
+        old, new = engines.parse_version(old_version), engines.parse_version(after.version)
+        why = judge.upgrade_refusal(old, new) if old is not None and new is not None else f"the running version {old_version!r} is unknown"
+    if why is None:
+        return change, None
+    return change, Disruption(ENGINE_CHANGE, keys, f"{change[0]} -> {change[1]}: {why}.", overridable=False)
 
 
 def _data_scale_down(name: str, key: str, old: int, new: int) -> Disruption:

@@ -72,6 +72,8 @@ class Image:
     base_image: str
     push: bool
     context: str
+    # Build arguments beside BASE_IMAGE (the engine profile's: ENGINE for images/modern/).
+    build_args: tuple[tuple[str, str], ...] = ()
     reference: str | None = None
     insecure_registry: bool = False
     registry_username: str | None = None

