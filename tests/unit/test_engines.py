@@ -1,0 +1,389 @@
+"""The engine profiles: what each family's pods get, what config accepts for it, and which
+version changes it allows. The 2.3.4 objects are pinned by the other unit tests as they were."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from es_cluster import ConfigError, constants, engines, impact, parse_stack_config, specs, validate
+from es_cluster.image import build_tag, identity
+from es_cluster.model import Engine
+
+from .test_specs import IMAGE
+
+ROOT = Path(__file__).resolve().parents[2]
+MODERN = ROOT / "images" / "modern"
+
+# The modern stacks' layout: three master StatefulSet pods, data, and coordinating nodes.
+LAYOUT = {
+    "clusterName": "logs",
+    "nodeGroups": {
+        "master": {"roles": ["master"], "replicas": 3, "storage": {"size": "5Gi"}},
+        "data": {"roles": ["data"], "replicas": 2, "storage": {"size": "50Gi"}},
+        "client": {"roles": ["client"], "replicas": 1},
+    },
+}
+MODERN_ENGINES = [("elasticsearch", v) for v in ("7.17.28", "8.19.0", "9.1.0")] + [("opensearch", v) for v in ("2.19.4", "2.19.6", "3.3.0")]
+
+
+def cluster(distribution="elasticsearch", version="8.19.0", change=lambda raw: None):
+    raw = copy.deepcopy(LAYOUT)
+    raw["engine"] = {"distribution": distribution, "version": version}
+    change(raw)
+    return validate(parse_stack_config(raw))
+
+
+def problems(raw) -> dict[str, str]:
+    with pytest.raises(ConfigError) as e:
+        validate(parse_stack_config(raw))
+    return dict(e.value.problems)
+
+
+def env(group_name: str, c) -> dict:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in specs.pod_env(c.group(group_name), c)}
+
+
+def container(c, group_name: str) -> dict:
+    return specs.workload(c.group(group_name), c, IMAGE)["spec"]["template"]["spec"]["containers"][0]
+
+
+# --- which engines exist ---------------------------------------------------------------------
+
+
+def test_the_default_engine_is_the_field_reports(seed_config):
+    c = validate(parse_stack_config(seed_config))
+    assert c.engine == Engine("elasticsearch", "2.3.4")
+    assert engines.profile(c.engine).family == "zen1"
+
+
+@pytest.mark.parametrize(
+    ("distribution", "version", "family"),
+    [*[(d, v, "zen2") for d, v in MODERN_ENGINES[:3]], *[(d, v, "opensearch") for d, v in MODERN_ENGINES[3:]]],
+)
+def test_each_supported_version_has_its_family_profile(distribution, version, family):
+    assert engines.profile(cluster(distribution, version).engine).family == family
+
+
+def test_a_version_without_a_profile_is_refused_naming_the_key_and_the_supported_versions():
+    raw = {**copy.deepcopy(LAYOUT), "engine": {"distribution": "elasticsearch", "version": "8.1.0"}}
+    assert problems(raw) == {"engine.version": "no engine profile deploys elasticsearch '8.1.0'; supported: 2.3.4, 7.17.28, 8.19.0, 9.1.0"}
+    raw["engine"] = {"distribution": "opensearch", "version": "1.3.0"}
+    assert problems(raw) == {"engine.version": "no engine profile deploys opensearch '1.3.0'; supported: 2.19.4, 2.19.6, 3.3.0"}
+
+
+def test_an_unknown_distribution_or_key_is_refused():
+    raw = {**copy.deepcopy(LAYOUT), "engine": {"distribution": "solr", "version": "9.0.0"}}
+    assert problems(raw) == {"engine.distribution": "must be one of elasticsearch, opensearch, got 'solr'"}
+    raw["engine"] = {"distribution": "elasticsearch", "versoin": "8.19.0"}
+    assert "did you mean 'version'?" in problems(raw)["engine.versoin"]
+
+
+# --- what a 7+ pod gets ---------------------------------------------------------------------
+
+
+def test_es8_master_env_names_roles_seed_hosts_and_heap_and_nothing_of_zen1():
+    c = cluster()
+    assert env("master", c) == {
+        "CLUSTER_NAME": "logs",
+        "NODE_NAME": {"fieldRef": {"fieldPath": "metadata.name"}},
+        "NODE_ROLES": "master",
+        "NETWORK_HOST": "_site_",
+        "DISCOVERY_SERVICE": "logs-transport.elasticsearch.svc",
+        "ALLOW_MMAP": "true",
+        "ES_JAVA_OPTS": "-Xms1g -Xmx1g",
+    }
+
+
+@pytest.mark.parametrize(("distribution", "version"), MODERN_ENGINES)
+def test_no_zen1_setting_reaches_a_7_plus_pod(distribution, version):
+    c = cluster(distribution, version)
+    for g in c.groups:
+        names = set(env(g.name, c))
+        assert not names & {constants.ENV_MIN_MASTERS, constants.ENV_NODE_MASTER, constants.ENV_HTTP_ENABLE, constants.ENV_HEAP_SIZE}
+
+
+def test_opensearch_names_the_master_role_cluster_manager_and_reads_its_own_java_opts():
+    c = cluster("opensearch", "2.19.4", lambda raw: raw["nodeGroups"]["master"].update(roles=["master", "data"]))
+    e = env("master", c)
+    assert e["NODE_ROLES"] == "cluster_manager,data"
+    assert e["OPENSEARCH_JAVA_OPTS"] == "-Xms1g -Xmx1g"
+    assert "ES_JAVA_OPTS" not in e
+    assert container(c, "master")["volumeMounts"][0] == {"name": "storage", "mountPath": "/usr/share/opensearch/data"}
+
+
+def test_a_client_group_is_coordinating_only_and_data_roles_are_as_configured():
+    c = cluster()
+    assert env("client", c)["NODE_ROLES"] == ""
+    assert env("data", c)["NODE_ROLES"] == "data"
+
+
+def test_daemonset_pods_take_the_kubernetes_node_name():
+    def daemonsets(raw):
+        raw["nodeGroups"]["master"] = {"roles": ["master"], "replicas": 3, "workload": "DaemonSet", "storage": {"hostPath": "/srv/es"}}
+        raw["engine"]["initialMasterNodes"] = ["node-a", "node-b", "node-c"]
+
+    c = cluster(change=daemonsets)
+    assert env("master", c)["NODE_NAME"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
+    assert specs.initial_masters(c) == ["node-a", "node-b", "node-c"]
+
+
+def test_the_seed_host_is_the_transport_service_which_exposes_only_9300():
+    c = cluster()
+    svc = specs.transport_service(c)
+    assert env("master", c)["DISCOVERY_SERVICE"] == f"{svc['metadata']['name']}.{svc['metadata']['namespace']}.svc"
+    assert [p["port"] for p in svc["spec"]["ports"]] == [9300]
+    assert svc["spec"]["clusterIP"] == "None" and svc["spec"]["publishNotReadyAddresses"] is True
+
+
+def test_7_plus_pods_need_no_api_access_no_rbac_and_run_as_the_images_user_at_restricted():
+    c = cluster()
+    kinds = [m["kind"] for m in specs.cluster_manifests(c)]
+    assert "Role" not in kinds and "RoleBinding" not in kinds
+    pod = specs.workload(c.group("master"), c, IMAGE)["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"] == {
+        "seccompProfile": {"type": "RuntimeDefault"},
+        "runAsUser": 1000,
+        "runAsGroup": 1000,
+        "fsGroup": 1000,
+        "runAsNonRoot": True,
+    }
+    assert "add" not in pod["containers"][0]["securityContext"]["capabilities"]
+    assert c.pod_security_level == "restricted"
+
+
+def test_the_zen1_layout_keeps_its_rbac_and_its_token(seed_config):
+    c = validate(parse_stack_config(seed_config))
+    kinds = [m["kind"] for m in specs.cluster_manifests(c)]
+    assert "Role" in kinds and "ConfigMap" not in kinds
+    pod = specs.workload(c.group("master"), c, IMAGE)["spec"]["template"]["spec"]
+    assert "automountServiceAccountToken" not in pod
+
+
+def test_allow_mmap_false_reaches_the_pods():
+    c = cluster(change=lambda raw: raw["engine"].update(allowMmap=False))
+    assert env("master", c)["ALLOW_MMAP"] == "false"
+
+
+# --- bootstrap, exactly once ----------------------------------------------------------------
+
+
+def test_the_bootstrap_config_map_lists_the_first_masters_by_their_stable_pod_names():
+    c = cluster()
+    [cm] = [m for m in specs.cluster_manifests(c) if m["kind"] == "ConfigMap"]
+    assert cm["metadata"]["name"] == "logs-bootstrap"
+    assert cm["data"] == {"initial-masters": "logs-master-0,logs-master-1,logs-master-2"}
+    [emptied] = [m for m in specs.cluster_manifests(c, "") if m["kind"] == "ConfigMap"]
+    assert emptied["data"] == {"initial-masters": ""}
+
+
+def test_only_masters_mount_the_bootstrap_list_as_a_folder_so_its_emptying_reaches_them():
+    c = cluster()
+    master = specs.workload(c.group("master"), c, IMAGE)["spec"]["template"]["spec"]
+    assert {"name": "bootstrap", "configMap": {"name": "logs-bootstrap"}} in master["volumes"]
+    mount = next(m for m in master["containers"][0]["volumeMounts"] if m["name"] == "bootstrap")
+    assert mount == {"name": "bootstrap", "mountPath": "/etc/es-cluster/bootstrap", "readOnly": True}
+    for name in ("data", "client"):
+        pod = specs.workload(c.group(name), c, IMAGE)["spec"]["template"]["spec"]
+        assert all(v["name"] != "bootstrap" for v in pod["volumes"])
+
+
+def test_emptying_the_bootstrap_list_changes_no_pod_template():
+    c = cluster()
+    first = [m for m in specs.manifests(c, IMAGE) if m["kind"] == "StatefulSet"]
+    assert first == [m for m in specs.manifests(c, IMAGE) if m["kind"] == "StatefulSet"]
+    # The list lives in the ConfigMap alone: no template holds its value.
+    assert "logs-master-0,logs-master-1" not in str(first)
+
+
+def test_the_entrypoint_reads_the_list_where_the_component_mounts_it():
+    text = (MODERN / "entrypoint.sh").read_text()
+    assert f"{constants.BOOTSTRAP_MOUNT_PATH}/{constants.BOOTSTRAP_KEY}" in text
+    for p in engines.PROFILES[1:]:
+        assert f"setting={p.bootstrap_setting}" in text
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "words"),
+    [
+        (
+            lambda raw: raw["nodeGroups"]["master"].update(workload="Deployment", storage=None),
+            "nodeGroups.master.workload",
+            "a master-eligible group needs stable node names",
+        ),
+        (
+            lambda raw: raw["nodeGroups"]["master"].update(workload="DaemonSet", storage={"hostPath": "/srv/es"}),
+            "engine.initialMasterNodes",
+            "the DaemonSet master groups plan 3 node(s) and 0 are named",
+        ),
+        (lambda raw: raw["engine"].update(initialMasterNodes=["a", "b", "c"]), "engine.initialMasterNodes", "there are none"),
+        (lambda raw: raw["engine"].update(initialMasterNodes=["a", "a"]), "engine.initialMasterNodes", "names a node twice"),
+        (
+            lambda raw: raw.update(kubeconfig={"hostPath": "/srv/kubeconfig"}),
+            "kubeconfig",
+            "finds its peers through the transport Service's DNS name",
+        ),
+    ],
+)
+def test_7_plus_layout_problems_name_their_key(change, key, words):
+    raw = {**copy.deepcopy(LAYOUT), "engine": {"distribution": "elasticsearch", "version": "8.19.0"}}
+    change(raw)
+    found = problems(raw)
+    assert words in found[key], found
+
+
+def test_zen1_refuses_the_7_plus_settings(seed_config):
+    seed_config["engine"] = {"allowMmap": False, "initialMasterNodes": ["a"]}
+    found = problems(seed_config)
+    assert "is a setting of Elasticsearch 7+ and OpenSearch" in found["engine.allowMmap"]
+    assert "which bootstrap a cluster once" in found["engine.initialMasterNodes"]
+
+
+# --- images ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("distribution", "version"), MODERN_ENGINES)
+def test_a_7_plus_image_builds_our_context_on_the_official_image_by_default(distribution, version):
+    img = cluster(distribution, version).image
+    official = {"elasticsearch": "docker.elastic.co/elasticsearch/elasticsearch", "opensearch": "opensearchproject/opensearch"}
+    assert img.base_image == f"{official[distribution]}:{version}"
+    assert Path(img.context).resolve() == MODERN.resolve()
+    assert img.build_args == (("ENGINE", distribution),)
+
+
+def test_the_engine_is_part_of_the_image_tag_and_the_field_reports_tag_is_unchanged(seed_config):
+    es = cluster().image
+    os_ = cluster(
+        "opensearch",
+        "2.19.4",
+        lambda raw: raw["image"].update(baseImage=es.base_image) if "image" in raw else raw.update(image={"baseImage": es.base_image}),
+    ).image
+    assert es.base_image == os_.base_image and build_tag(es) != build_tag(os_)
+    seed = validate(parse_stack_config(seed_config)).image
+    assert seed.build_args == () and identity(seed).startswith("localhost:5000/es-kubernetes:ctx-")
+
+
+def yml_vars(name: str) -> set[str]:
+    text = (MODERN / name).read_text()
+    return set(re.findall(r"\$\{([A-Z_]+)\}", "\n".join(line.split("#", 1)[0] for line in text.splitlines())))
+
+
+@pytest.mark.parametrize(("distribution", "version"), MODERN_ENGINES)
+def test_every_template_var_is_set_on_every_container_and_the_data_path_is_the_mount(distribution, version):
+    c = cluster(distribution, version)
+    template = f"{distribution}.yml"
+    # The engine substitutes ${VAR} as text, then parses: so does this test, with the env's values.
+    values = {e["name"]: e.get("value", "x") for e in specs.pod_env(c.group("master"), c)}
+    doc = yaml.safe_load(re.sub(r"\$\{([A-Z_]+)\}", lambda m: values[m[1]], (MODERN / template).read_text()))
+    assert doc["node.roles"] == engines.profile(c.engine).node_roles(c.group("master"))
+    assert doc["discovery.seed_hosts"] == "logs-transport.elasticsearch.svc"
+    for g in c.groups:
+        assert yml_vars(template) <= set(env(g.name, c)), g.name
+        assert container(c, g.name)["volumeMounts"][0]["mountPath"] == doc["path.data"] == engines.profile(c.engine).data_path
+    # Roles substituted as text inside [...]: empty for coordinating nodes, a list otherwise.
+    assert "node.roles: [${NODE_ROLES}]" in (MODERN / template).read_text()
+    assert "minimum_master_nodes" not in (MODERN / template).read_text()
+
+
+# --- upgrades: the engines' own rules, refused with no override ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "refusal"),
+    [
+        (("elasticsearch", "7.17.28"), ("elasticsearch", "8.19.0"), None),
+        (("elasticsearch", "8.19.0"), ("elasticsearch", "9.1.0"), None),
+        (("elasticsearch", "7.17.28"), ("elasticsearch", "9.1.0"), "skips a major version: upgrade one major at a time (to 8.x first)"),
+        (("elasticsearch", "8.19.0"), ("elasticsearch", "7.17.28"), "a downgrade from 8.19.0 to 7.17.28"),
+        (("elasticsearch", "7.16.3"), ("elasticsearch", "8.19.0"), "8.x upgrades in place only from 7.17.0 or later"),
+        (("elasticsearch", "8.17.0"), ("elasticsearch", "9.1.0"), "9.x upgrades in place only from 8.18.0 or later"),
+        (("elasticsearch", "2.3.4"), ("elasticsearch", "8.19.0"), "no in-place path from Elasticsearch 2.3.4"),
+        (("opensearch", "2.19.4"), ("opensearch", "3.3.0"), None),
+        (("opensearch", "2.19.4"), ("opensearch", "2.19.6"), None),
+        (("opensearch", "2.18.0"), ("opensearch", "3.3.0"), "3.x upgrades in place only from 2.19.0 or later"),
+        (("opensearch", "3.3.0"), ("opensearch", "2.19.6"), "a downgrade"),
+        (("elasticsearch", "8.19.0"), ("opensearch", "2.19.4"), "changes distribution, which is never done in place"),
+    ],
+)
+def test_upgrade_rules(before, after, refusal):
+    change, disruption = impact.engine_upgrade({"distribution": before[0], "version": before[1]}, Engine(*after))
+    assert change == (" ".join(before), " ".join(after))
+    if refusal is None:
+        assert disruption is None
+    else:
+        assert disruption is not None and not disruption.overridable
+        assert refusal in disruption.message
+        assert disruption.refusal().endswith("Refused, with no override.")
+
+
+def test_a_version_change_reads_as_a_rolling_upgrade_and_an_unsafe_one_is_refused_even_with_allow_disruptive():
+    old = cluster("elasticsearch", "8.19.0")
+    record = impact.record(old, identity(old.image))
+    new = cluster("elasticsearch", "9.1.0")
+    result = impact.compare(record, new, identity(new.image), frozenset())
+    assert "  engine: rolling upgrade elasticsearch 8.19.0 -> elasticsearch 9.1.0" in result.summary()
+    assert result.order == ("data", "client", "master") and not result.refused
+    back = impact.compare(impact.record(new, identity(new.image)), old, identity(old.image), frozenset(impact.DISRUPTIONS))
+    assert [d.keys for d in back.refused] == [("engine.version",)]
+
+
+def test_a_record_from_before_engines_reads_as_the_field_reports_engine(seed_config):
+    c = validate(parse_stack_config(seed_config))
+    record = impact.record(c, identity(c.image))
+    del record["engine"]
+    assert impact.compare(record, c, identity(c.image), frozenset()).unchanged
+
+
+# --- the component: the list on a first deploy only -------------------------------------------
+
+
+def _bootstrap_data(mocks, raw, stack_outputs):
+    import pulumi
+
+    from es_cluster import EsCluster
+
+    from .test_component import by_type, settled
+
+    mocks.stack_outputs = stack_outputs
+    es = EsCluster("logs", parse_stack_config(raw))
+    return settled(es, es.impact).apply(lambda _: by_type(mocks, "kubernetes:core/v1:ConfigMap")), pulumi
+
+
+def _modern_raw():
+    return {**copy.deepcopy(LAYOUT), "engine": {"distribution": "elasticsearch", "version": "8.19.0"}, "image": {"reference": IMAGE}}
+
+
+def test_the_component_lists_the_first_masters_on_a_first_deploy(mocks):
+    import pulumi
+
+    @pulumi.runtime.test
+    def first():
+        maps, _ = _bootstrap_data(mocks, _modern_raw(), {})
+        return maps.apply(lambda m: _assert_list(m, "logs-master-0,logs-master-1,logs-master-2"))
+
+    first()
+
+
+def test_the_component_empties_the_list_once_the_cluster_has_formed(mocks):
+    import pulumi
+
+    deployed = cluster()
+    record = {"es-cluster:logs": {"deployed": impact.record(deployed, IMAGE)}}
+
+    @pulumi.runtime.test
+    def later():
+        maps, _ = _bootstrap_data(mocks, _modern_raw(), record)
+        return maps.apply(lambda m: _assert_list(m, ""))
+
+    later()
+
+
+def _assert_list(maps, expected):
+    [cm] = maps.values()
+    assert cm.inputs["metadata"]["name"] == "logs-bootstrap"
+    assert cm.inputs["data"] == {"initial-masters": expected}
