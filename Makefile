@@ -15,7 +15,7 @@ export PULUMI_CONFIG_PASSPHRASE ?= es-cluster-local
 export PULUMI_SKIP_UPDATE_CHECK := 1
 TOOLCHAIN_ENV = eval "$$(scripts/toolchain.sh --env)" && export PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: help venv unit lint test e2e bench-validate bench-scale mutation mutation-ci toolchain cluster cluster-down up preview destroy render clean
+.PHONY: help venv unit lint test test-engines e2e bench-validate bench-scale mutation mutation-ci toolchain cluster cluster-down up preview destroy render clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -36,6 +36,13 @@ lint: venv ## ruff
 test: venv lint ## everything CI runs: lint, unit, and end-to-end against a local cluster
 	scripts/toolchain.sh
 	$(VENV)/bin/python -m pytest --durations=25 tests/unit tests/e2e
+
+# The modern engines' e2e module runs one stack per distribution in `make test` (es8, opensearch);
+# this target runs it for all five (README, Tests).
+ENGINE_STACKS ?= es7,es8,es9,opensearch,opensearch3
+test-engines: venv ## every modern engine's e2e checks: ES 7.17, 8.19, 9.1, OpenSearch 2.19.4, 3.3.0 (some 6 minutes each)
+	scripts/toolchain.sh
+	ES_CLUSTER_E2E_ENGINES=$(ENGINE_STACKS) $(VENV)/bin/python -m pytest tests/e2e/test_modern_engines.py
 
 e2e: venv ## end-to-end tests only (real engine, providers and API server)
 	scripts/toolchain.sh
@@ -93,7 +100,9 @@ define pulumi_stack
 	  export KUBECONFIG=$(STATE)/kubeconfig
 	  scripts/docker.sh up
 	  eval "$$(scripts/docker.sh env)"
-	  scripts/base-image.sh >/dev/null
+	  # The stack's engine picks the base: the 2.3.4 stand-in, or the engine's (Maven Central's zip).
+	  read -r dist version < <($(VENV)/bin/python -c 'import sys; from es_cluster.stack import config_from_file; e = config_from_file(sys.argv[1]).get("engine") or {}; print(e.get("distribution", "elasticsearch"), e.get("version", "2.3.4"))' Pulumi.$(STACK).yaml)
+	  if [[ "$$dist $$version" == "elasticsearch 2.3.4" ]]; then scripts/base-image.sh >/dev/null; else scripts/base-image.sh "$$dist" "$$version" >/dev/null; fi
 	fi
 	mkdir -p $(STATE)/pulumi
 	pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK)

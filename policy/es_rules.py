@@ -89,8 +89,22 @@ def cluster_key(workload: Mapping[str, Any]) -> tuple[str, str]:
     return (str(meta.get("namespace") or "default"), str(name))
 
 
+# Elasticsearch 7+ and OpenSearch nodes name their roles in NODE_ROLES (node.roles), not in
+# NODE_MASTER, and keep their voting configuration themselves: no MIN_MASTERS to check.
+MASTER_ROLES = {"master", "cluster_manager"}
+
+
+def is_zen2(workload: Mapping[str, Any]) -> bool:
+    return any(_has_env(c, "NODE_ROLES") for c in containers(workload))
+
+
 def is_master(workload: Mapping[str, Any]) -> bool:
-    return any(str(env_value(c, "NODE_MASTER")).lower() == "true" for c in containers(workload) if _has_env(c, "NODE_MASTER"))
+    for c in containers(workload):
+        if _has_env(c, "NODE_MASTER") and str(env_value(c, "NODE_MASTER")).lower() == "true":
+            return True
+        if _has_env(c, "NODE_ROLES") and MASTER_ROLES & set(str(env_value(c, "NODE_ROLES") or "").split(",")):
+            return True
+    return False
 
 
 def planned_replicas(kind: str, workload: Mapping[str, Any]) -> int | None:
@@ -121,27 +135,45 @@ def quantity_bytes(q: Any) -> float | None:
 # --- resource rules ----------------------------------------------------------------------------
 
 
+# Where a container's heap is set: 2.x reads ES_HEAP_SIZE, 7+ the -Xmx in its JVM options.
+JAVA_OPTS_ENVS = ("ES_JAVA_OPTS", "OPENSEARCH_JAVA_OPTS")
+
+
+def heap_setting(c: Mapping[str, Any]) -> tuple[str, Any] | None:
+    """(what sets it, the size as written) of a container's heap, or None."""
+    if _has_env(c, "ES_HEAP_SIZE"):
+        return "ES_HEAP_SIZE", env_value(c, "ES_HEAP_SIZE")
+    for name in JAVA_OPTS_ENVS:
+        if _has_env(c, name):
+            sizes = [opt[4:] for opt in str(env_value(c, name) or "").split() if opt.startswith("-Xmx")]
+            if sizes:
+                return f"{name} -Xmx", sizes[-1]
+    return None
+
+
 def heap_violations(kind: str, workload: Mapping[str, Any]) -> list[str]:
-    """ES_HEAP_SIZE at most half the container's memory limit (Lucene lives in the rest, the
-    page cache) and below 32 GiB (above it the JVM loses compressed object pointers)."""
+    """The heap (ES_HEAP_SIZE, or -Xmx on 7+) at most half the container's memory limit (Lucene
+    lives in the rest, the page cache) and below 32 GiB (above it the JVM loses compressed
+    object pointers)."""
     out = []
     for c in containers(workload):
-        if not _has_env(c, "ES_HEAP_SIZE"):
+        found = heap_setting(c)
+        if found is None:
             continue
+        what, raw = found
         who = f"{describe(kind, workload)} container {c.get('name')}"
-        raw = env_value(c, "ES_HEAP_SIZE")
         heap = jvm_bytes(raw)
         if heap is None:
-            out.append(f"{who}: ES_HEAP_SIZE {raw!r} is not a JVM size such as 2g or 512m")
+            out.append(f"{who}: {what} {raw!r} is not a JVM size such as 2g or 512m")
             continue
         if heap >= MAX_HEAP_BYTES:
-            out.append(f"{who}: ES_HEAP_SIZE {raw} is 32 GiB or more; the JVM loses compressed object pointers, stay below 31g")
+            out.append(f"{who}: {what} {raw} is 32 GiB or more; the JVM loses compressed object pointers, stay below 31g")
         limit_raw = _map(_map(c.get("resources")).get("limits")).get("memory")
         limit = quantity_bytes(limit_raw)
         if limit is None:
-            out.append(f"{who}: ES_HEAP_SIZE {raw} is set but the container has no memory limit to hold it to half of")
+            out.append(f"{who}: {what} {raw} is set but the container has no memory limit to hold it to half of")
         elif heap * 2 > limit:
-            out.append(f"{who}: ES_HEAP_SIZE {raw} is more than half the memory limit {limit_raw}; Lucene needs the rest")
+            out.append(f"{who}: {what} {raw} is more than half the memory limit {limit_raw}; Lucene needs the rest")
     return out
 
 
@@ -235,6 +267,8 @@ def min_masters_violations(workloads: Sequence[tuple[str, Mapping[str, Any]]]) -
             continue  # master_count_violations reports these
         quorum = count // 2 + 1
         for kind, w in members:
+            if is_zen2(w):
+                continue
             if not any(_has_env(c, "MIN_MASTERS") for c in containers(w)):
                 out.append(f"cluster {ns}/{name}: {describe(kind, w)} sets no MIN_MASTERS; it needs {quorum} ({count}/2+1)")
             for c in containers(w):

@@ -62,6 +62,11 @@ nodes_net_up() {
     [[ -f "$NODES_DIR/sysctl.$s" ]] || sysctl -n "$s" >"$NODES_DIR/sysctl.$s"
     sysctl -qw "$s=1"
   done
+  # Elasticsearch 7+ and OpenSearch refuse to start in production mode below vm.max_map_count
+  # 262144 (a bootstrap check). The setting is host-wide, not per network namespace: what the
+  # admin of every real node sets, here for this machine's nodes; restored at down.
+  [[ -f "$NODES_DIR/sysctl.vm.max_map_count" ]] || sysctl -n vm.max_map_count >"$NODES_DIR/sysctl.vm.max_map_count"
+  (($(sysctl -n vm.max_map_count) >= 262144)) || sysctl -qw vm.max_map_count=262144
   iptables -N "$FW_CHAIN" 2>/dev/null || iptables -F "$FW_CHAIN"
   iptables -A "$FW_CHAIN" -d "$SERVICE_CIDR" -j REJECT      # a Service IP kube-proxy did not translate
   iptables -A "$FW_CHAIN" -i "$BRIDGE" -o "$BRIDGE" -j RETURN  # pod to pod, and pod to Service to pod
@@ -306,7 +311,7 @@ nodes_down() {
   done
   ip link del "$BRIDGE" 2>/dev/null || true
   local s
-  for s in net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables; do
+  for s in net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables vm.max_map_count; do
     [[ -f "$NODES_DIR/sysctl.$s" ]] && sysctl -qw "$s=$(cat "$NODES_DIR/sysctl.$s")"
   done
   if [[ -f "$NODES_DIR/made-mountpoints" ]]; then

@@ -15,5 +15,5 @@ until curl -sf --max-time 5 "http://$ip:9200/_cluster/health" | grep -q '"status
   fi
   sleep 2
 done
-echo "Elasticsearch is green after $((SECONDS))s of waiting. From this machine:"
+echo "The cluster is green after $((SECONDS))s of waiting. From this machine:"
 echo "  curl '$url'"

@@ -291,3 +291,29 @@ def test_min_masters_is_checked_in_the_es_container_after_a_sidecar():
     assert es_rules.min_masters_violations([("Deployment", w)]) == [
         "cluster default/?: Deployment default/m container es sets MIN_MASTERS=1, but 3 master-eligible node(s) need 2 (3/2+1)"
     ]
+
+
+@pytest.mark.parametrize("stack", ["es7", "es8", "es9", "opensearch", "opensearch3"])
+def test_every_rule_passes_the_modern_stacks_even_in_production(stack):
+    from es_cluster.stack import config_from_file
+
+    from .conftest import ROOT
+
+    ws = workloads(config_from_file(ROOT / f"Pulumi.{stack}.yaml"))
+    # Their masters are counted from NODE_ROLES, and no MIN_MASTERS is asked of 7+ nodes.
+    assert sum(es_rules.planned_replicas(k, w) for k, w in ws if es_rules.is_master(w)) == 3
+    assert resource_violations(ws) == []
+    assert es_rules.master_count_violations(ws, production=True) == []
+    assert es_rules.min_masters_violations(ws) == []
+
+
+def test_a_7_plus_heap_is_read_from_its_java_options(seed_config):
+    seed_config["engine"] = {"distribution": "opensearch", "version": "2.19.4", "initialMasterNodes": ["a", "b", "c"]}
+    del seed_config["kubeconfig"]
+    seed_config["nodeGroups"]["data"].update(heapSize="2g", resources={"limits": {"memory": "3Gi"}})
+    ws = workloads(seed_config)
+    assert resource_violations(ws) == [
+        "DaemonSet elasticsearch/es-logging-data container elasticsearch: OPENSEARCH_JAVA_OPTS -Xmx 2g is more than half the memory "
+        "limit 3Gi; Lucene needs the rest"
+    ]
+    assert es_rules.master_count_violations(ws, production=True) == []
