@@ -222,7 +222,7 @@ def _pick(raw: Any, key: str, names: Mapping[str, str], problems: _Problems) -> 
 _INT_FIELDS = {"replicas", "max_unavailable"}
 _BOOL_FIELDS = {"push", "create_namespace", "insecure_registry", "allow_disruptive", "enabled", "allow_mmap"}
 # Object-valued fields the CLI hands over as "" when the stack file says null.
-_NULLABLE_OBJECTS = {"kubeconfig", "storage", "network_policy"}
+_NULLABLE_OBJECTS = {"kubeconfig", "storage", "network_policy", "engine"}
 
 
 def _coerce_scalar(name: str, v: Any) -> Any:
@@ -247,8 +247,10 @@ def parse_stack_config(raw: Mapping[str, Any]) -> EsClusterArgs:
         if "host_path" not in kc and isinstance(top["kubeconfig"], Mapping):
             problems.add("kubeconfig.hostPath", "required when kubeconfig is set")
         top["kubeconfig"] = KubeconfigArgs(**kc) if "host_path" in kc else None
-    if "engine" in top:
+    if top.get("engine") is not None:
         top["engine"] = EngineArgs(**_pick(top["engine"], "engine", _ENGINE_KEYS, problems))
+    else:
+        top.pop("engine", None)  # null: the default engine
     if top.get("network_policy") is not None:
         top["network_policy"] = NetworkPolicyArgs(**_pick(top["network_policy"], "networkPolicy", _NETWORK_POLICY_KEYS, problems))
     groups_raw = top.get("node_groups")

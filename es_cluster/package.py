@@ -78,6 +78,17 @@ class NetworkPolicy(TypedDict, total=False):
     """NetworkPolicyPeers allowed to reach 9200; unset: anywhere."""
 
 
+class Engine(TypedDict, total=False):
+    distribution: str
+    """elasticsearch (default) or opensearch."""
+    version: str
+    """A version an engine profile supports: 2.3.4 (default), 7.17.28, 8.19.0, 9.1.0; OpenSearch 2.19.4, 2.19.6, 3.3.0."""
+    allow_mmap: bool
+    """7+: node.store.allow_mmap; false where the nodes cannot give vm.max_map_count 262144."""
+    initial_master_nodes: list[str]
+    """7+ with DaemonSet masters: the names of the nodes they run on, for the first bootstrap."""
+
+
 class Kubeconfig(TypedDict):
     host_path: str
     """The kubelet's kubeconfig on the node, mounted read-only at /kubeconfig."""
@@ -106,6 +117,8 @@ class EsClusterInputs(TypedDict, total=False):
     """Pod Security level the namespace enforces; default: the lowest the layout needs."""
     network_policy: NetworkPolicy
     """Ingress to the ES pods: transport only from the cluster's own pods, HTTP from httpFrom."""
+    engine: Engine
+    """Which Elasticsearch: the field report's 2.3.4 by default, or 7+ / OpenSearch."""
 
 
 # nodeGroups' keys are group names (kept), its values node groups (renamed as objects);

@@ -387,3 +387,15 @@ def _assert_list(maps, expected):
     [cm] = maps.values()
     assert cm.inputs["metadata"]["name"] == "logs-bootstrap"
     assert cm.inputs["data"] == {"initial-masters": expected}
+
+
+@pytest.mark.parametrize("null", [None, ""])
+def test_a_null_engine_is_the_default_one(seed_config, null):
+    # The CLI hands a stack file's `engine: null` over as "" (as for kubeconfig and storage).
+    seed_config["engine"] = null
+    assert validate(parse_stack_config(seed_config)).engine == Engine()
+
+
+def test_only_the_version_set_keeps_the_default_distribution():
+    c = validate(parse_stack_config({**copy.deepcopy(LAYOUT), "engine": {"version": "9.1.0"}}))
+    assert c.engine == Engine("elasticsearch", "9.1.0")

@@ -36,8 +36,10 @@ def test_schema_inputs_are_the_stack_config_keys(schema):
         "allowDisruptive",
         "podSecurity",
         "networkPolicy",
+        "engine",
     }
     assert res["requiredInputs"] == ["nodeGroups"]
+    assert set(schema["types"]["es-cluster:index:Engine"]["properties"]) == {"distribution", "version", "allowMmap", "initialMasterNodes"}
     assert res["inputProperties"]["nodeGroups"]["additionalProperties"]["$ref"] == "#/types/es-cluster:index:NodeGroup"
     types = schema["types"]
     assert set(types["es-cluster:index:NodeGroup"]["properties"]) == {
@@ -81,6 +83,8 @@ def test_every_schema_input_is_a_key_parse_stack_config_accepts(schema):
     raw["kubeconfig"] = {"hostPath": "/k"}
     raw["nodeGroups"]["m"]["storage"] = dict.fromkeys(schema["types"]["es-cluster:index:Storage"]["properties"])
     parse_stack_config({k: v for k, v in raw.items()})  # raises ConfigError on an unknown key
+    raw["engine"] = dict.fromkeys(schema["types"]["es-cluster:index:Engine"]["properties"])
+    parse_stack_config({k: v for k, v in raw.items()})
 
 
 def test_inputs_map_back_to_stack_config():
