@@ -11,7 +11,12 @@ case "$engine" in
   opensearch) setting=cluster.initial_cluster_manager_nodes; master=cluster_manager ;;
   *) setting=cluster.initial_master_nodes; master=master ;;
 esac
-case ",${NODE_ROLES:-}," in
+# node.roles from NODE_ROLES: "master,data", or none at all, a coordinating-only node, which must
+# be written [] (OpenSearch drops an empty ${NODE_ROLES} from its config file and takes every role;
+# Elasticsearch refuses it as null).
+roles=${NODE_ROLES:-}
+set -- "-Enode.roles=${roles:-[]}" "$@"
+case ",$roles," in
   *",$master,"*)
     if [ -s "$list" ]; then
       echo "es-cluster: first deploy: $setting=$(cat "$list")" >&2

@@ -271,12 +271,20 @@ def test_a_second_up_empties_the_list_and_restarts_no_workload(engine: Engine):
     assert after == generations
 
 
-def test_a_downgrade_is_refused_at_preview_with_the_key_and_the_rule(engine: Engine):
+# A change each stack's upgrade rules forbid: (distribution, version, the key, the rule's words).
+FORBIDDEN = {
+    "es7": ("elasticsearch", "9.1.0", "engine.version", "skips a major version"),
+    "es8": ("elasticsearch", "7.17.28", "engine.version", "a downgrade"),
+    "es9": ("elasticsearch", "8.19.0", "engine.version", "a downgrade"),
+    "opensearch": ("elasticsearch", "8.19.0", "engine.distribution", "changes distribution"),
+    "opensearch3": ("opensearch", "2.19.4", "engine.version", "a downgrade"),
+}
+
+
+def test_a_change_the_upgrade_rules_forbid_is_refused_at_preview_with_the_key_and_the_rule(engine: Engine):
+    distribution, version, key, rule = FORBIDDEN[engine.stack_name]
     config = engine.stack.config()
-    older = {"elasticsearch": "7.17.28", "opensearch": "2.19.4"}[engine.distribution]
-    if engine.version == older:
-        pytest.skip(f"{engine.version} is the oldest {engine.distribution} profile")
-    config["engine"]["version"] = older
+    config["engine"].update(distribution=distribution, version=version)
     engine.stack.write_config(config)
     try:
         proc = engine.stack.pulumi("preview", check=False)
@@ -284,8 +292,8 @@ def test_a_downgrade_is_refused_at_preview_with_the_key_and_the_rule(engine: Eng
         engine.stack.write_config(engine.config)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out
-    assert f"engine.version: {engine.distribution} {engine.version} -> {engine.distribution} {older}: a downgrade" in out, out
-    assert "Refused, with no override." in out
+    assert f"{key}: {engine.distribution} {engine.version} -> {distribution} {version}: " in out, out
+    assert rule in out and "Refused, with no override." in out, out
 
 
 # --- B: the engine itself -----------------------------------------------------------------
