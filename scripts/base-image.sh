@@ -59,6 +59,13 @@ os_rootfs() {
   rm -rf "$root"
 }
 
+# The rootfs as an image in the engine, once.
+os_image() {
+  docker image inspect "$OS_IMAGE" >/dev/null 2>&1 && return
+  log "importing $OS_IMAGE"
+  docker import "$OS_TAR" "$OS_IMAGE" >/dev/null
+}
+
 # maven_context DIR: Elasticsearch from Maven Central (the same artifact the ES tests use) into
 # DIR, and our plugin built. stdout stays the image reference alone: Maven's output goes to a
 # log, shown on failure.
@@ -127,10 +134,7 @@ engine_base() {
     log "prefetched: $dist $version and its JDK"
     return
   fi
-  if ! docker image inspect "$OS_IMAGE" >/dev/null 2>&1; then
-    log "importing $OS_IMAGE"
-    docker import "$OS_TAR" "$OS_IMAGE" >/dev/null
-  fi
+  os_image
   unzip_modes "$ctx/$dist-$version.zip" "$ctx/unzipped" && rm "$ctx/$dist-$version.zip" "$ctx.maven.log"
   mv "$ctx/unzipped/$dist-$version" "$ctx/home" && rm -rf "$ctx/unzipped"
   chmod -R a+rX,go-w "$ctx/home"
@@ -180,10 +184,7 @@ main() {
     log "prefetched: the rootfs tarball and Maven's downloads"
     return
   fi
-  if ! docker image inspect "$OS_IMAGE" >/dev/null 2>&1; then
-    log "importing $OS_IMAGE"
-    docker import "$OS_TAR" "$OS_IMAGE" >/dev/null
-  fi
+  os_image
   local ctx=$CACHE/context
   rm -rf "$ctx" && mkdir -p "$ctx/k8s-discovery"
   maven_context "$ctx"

@@ -3,9 +3,11 @@
 # from k8s.io/kubernetes, in a mount namespace of its own, with its own root, state, socket,
 # cgroup root and IP; pods get addresses from the CNI bridge and host-local plugins on a bridge
 # this script creates. One kube-proxy serves the machine's one network namespace, so Services,
-# and the `kubernetes` Service pods use to reach the API server, work. Nothing leaves the
-# machine: forwarding is allowed only bridge to bridge, pods get no DNS server, and a Service IP
-# that kube-proxy did not translate is rejected.
+# and the `kubernetes` Service pods use to reach the API server, work. CoreDNS on the bridge's
+# gateway is the pods' cluster DNS: Service and pod names under cluster.local from the API
+# server, and nothing else (no forward plugin: every other name is refused). Nothing leaves the
+# machine: forwarding is allowed only bridge to bridge, no DNS query is passed on, and a Service
+# IP that kube-proxy did not translate is rejected.
 #
 # Env: REAL_NODES (default 0), ES_CLUSTER_POD_NET (first two octets of the pods' /16, default
 # 10.89), REAL_NODE_TAINT=1 to taint the real nodes (es-cluster.io/real-node) and label them with
@@ -76,7 +78,9 @@ nodes_net_up() {
   iptables -N "$FW_CHAIN-OUT" 2>/dev/null || iptables -F "$FW_CHAIN-OUT"
   iptables -A "$FW_CHAIN-OUT" -d "$SERVICE_CIDR" -j REJECT
   iptables -C OUTPUT -j "$FW_CHAIN-OUT" 2>/dev/null || iptables -I OUTPUT 1 -j "$FW_CHAIN-OUT"
-  printf '# es-cluster real nodes: no DNS server, so no pod lookup leaves the machine.\noptions ndots:1\n' >"$NODES_DIR/resolv.conf"
+  # The nodes' own resolver, which pods of dnsPolicy Default get: none. Pods of ClusterFirst (the
+  # default) get CoreDNS (cluster_dns), which passes no query on.
+  printf '# es-cluster real nodes: no upstream DNS server, so no pod lookup leaves the machine.\noptions ndots:1\n' >"$NODES_DIR/resolv.conf"
 }
 
 node_files() {
@@ -187,6 +191,7 @@ containerRuntimeEndpoint: unix://$d/containerd.sock
 podLogsDir: $d/pod-logs
 resolvConf: $NODES_DIR/resolv.conf
 clusterDomain: cluster.local
+clusterDNS: [$GATEWAY]
 maxPods: 30
 serializeImagePulls: false
 evictionHard: {memory.available: 100Mi, nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
@@ -226,6 +231,7 @@ nodes_up() {
     --cluster-cidr "$POD_CIDR" --nodeport-addresses "$POD_CIDR" --conntrack-max-per-core 0 \
     --conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0 \
     --healthz-bind-address "127.0.0.1:$((BASE + 6))" --metrics-bind-address "127.0.0.1:$((BASE + 7))"
+  cluster_dns "$bin"
   local k="kubectl --kubeconfig $KUBECONFIG_OUT"
   wait_for "$REAL_NODES real nodes Ready" 180 bash -c \
     "[[ \$($k get nodes -l '!type' --no-headers 2>/dev/null | grep -cw Ready) -ge $REAL_NODES ]]"
@@ -237,6 +243,26 @@ nodes_up() {
     $k label node --overwrite "$(node_name "$i")" es-cluster.io/real-node=true "$prefix/es-master-node=true" >/dev/null
     ((i == 0)) || $k label node --overwrite "$(node_name "$i")" "$prefix/es-data-node=true" >/dev/null
   done
+}
+
+# CoreDNS on the gateway, port 53: the kubernetes plugin reads Services, EndpointSlices and pods
+# through the admin kubeconfig (outside the cluster, as the plugin allows); only cluster.local and
+# the reverse zones are served. A query for any other name finds no server block and is refused.
+cluster_dns() {
+  cat >"$DIR/Corefile" <<COREFILE
+cluster.local:53 in-addr.arpa:53 ip6.arpa:53 {
+    bind $GATEWAY
+    errors
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig $KUBECONFIG_OUT
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }
+    cache 5
+}
+COREFILE
+  start coredns "$1/coredns" -conf "$DIR/Corefile"
+  wait_for "CoreDNS on $GATEWAY:53" 60 bash -c "exec 3<>/dev/tcp/$GATEWAY/53"
 }
 
 # Kill every process in node $1's mount namespace (kubelet, containerd, shims, containers).
@@ -280,6 +306,7 @@ nodes_down() {
   cgroup_kill
   rm -f "$DIR"/node-*.pid
   if running kube-proxy; then kill "$(cat "$DIR/kube-proxy.pid")" 2>/dev/null || true; fi
+  if running coredns; then kill "$(cat "$DIR/coredns.pid")" 2>/dev/null || true; rm -f "$DIR/coredns.pid"; fi
   # kube-proxy's own iptables rules (its chains only).
   [[ -x "$(cat "$NODES_DIR/bin" 2>/dev/null)/kube-proxy" ]] && "$(cat "$NODES_DIR/bin")/kube-proxy" --cleanup >/dev/null 2>&1 || true
   local c d

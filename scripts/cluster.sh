@@ -34,7 +34,7 @@ ETCD_PEER_PORT=$((BASE + 2))
 KCM_PORT=$((BASE + 3))
 SCHED_PORT=$((BASE + 4))
 KWOK_PORT=$((BASE + 5))
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kube-proxy)
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kube-proxy coredns)
 
 log() { echo "cluster: $*" >&2; }
 # shellcheck source=scripts/cluster-nodes.sh

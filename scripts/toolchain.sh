@@ -2,8 +2,8 @@
 # Builds, from Go modules through the Go module proxy, the pinned tools the tests and `make up`
 # need, into a cache outside the repository, and reuses what is already there:
 #   pulumi (CLI) + pulumi-language-python + the SDK's Python shims, pulumi-language-yaml, the kubernetes provider
-#   plugin, the docker provider plugin (scripts/docker-bridge/), kube-apiserver / kube-controller-manager / kube-scheduler / kubectl, kwok; etcd comes from
-#   Debian (etcd-server).
+#   plugin, the docker provider plugin (scripts/docker-bridge/), kube-apiserver / kube-controller-manager / kube-scheduler / kubectl, kwok,
+#   CoreDNS; etcd comes from Debian (etcd-server).
 #   The linters kube-score (Go) and checkov (PyPI, its own virtualenv). A binary already on PATH with the pinned version is used as it is.
 #
 # Usage: scripts/toolchain.sh            build what is missing, print the bin dir
@@ -40,6 +40,9 @@ TF_PLUGIN_GO_VERSION=v0.29.0
 DOCKER_BRIDGE_STAMP="$DOCKER_PROVIDER_VERSION+${TF_DOCKER_MODULE#*@}+bridge-$TF_BRIDGE_VERSION+glue-$(sha256sum "$(dirname "$0")/docker-bridge/main.go" | cut -c1-12)"
 KUBERNETES_VERSION=v1.35.4
 KWOK_VERSION=v0.8.0
+# Cluster DNS for the real nodes' pods (scripts/cluster-nodes.sh): the newest the proxy serves
+# whose module builds as it is (package main at its root, no replace directives).
+COREDNS_VERSION=v1.14.7
 # The linters tests/e2e/test_linters.py runs on the rendered stacks: kube-score from its Go module,
 # checkov from PyPI into a virtualenv of its own (its ~150 dependencies stay out of .venv).
 KUBE_SCORE_VERSION=v1.20.0
@@ -218,6 +221,11 @@ for r in json.load(sys.stdin).get("Replace") or []:
       echo "---"; sed -e '/jitterDurationFrom:/{N;/deletionTimestamp/d}' -e 's/jitterDurationMilliseconds: 5000$/jitterDurationMilliseconds: 1000/' "$src/$f.yaml"
     done >"$BIN/kwok-stages.yaml"
     stamp kwok-stages "$KWOK_VERSION-prompt-delete-1s-jitter"
+  fi
+  if ! have coredns "$COREDNS_VERSION"; then
+    log "building coredns $COREDNS_VERSION"
+    (cd "$WORK" && GOBIN="$BIN" go install -trimpath -ldflags "$LDFLAGS_STRIP" "github.com/coredns/coredns@$COREDNS_VERSION")
+    stamp coredns "$COREDNS_VERSION"
   fi
   if ! command -v etcd >/dev/null; then
     log "installing etcd from Debian"

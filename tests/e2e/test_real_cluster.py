@@ -13,7 +13,18 @@ import time
 
 import pytest
 
-from .conftest import REAL_NODES, REGISTRY_PORT, STATE, Kube, Stack, building_from_own_copy, on_real_nodes, seed_config, wait_until
+from .conftest import (
+    REAL_NODE_ENV,
+    REAL_NODES,
+    REGISTRY_PORT,
+    STATE,
+    Kube,
+    Stack,
+    building_from_own_copy,
+    on_real_nodes,
+    seed_config,
+    wait_until,
+)
 from .es_http import es, explain, last_targets, master_name, pod_ips, try_es
 
 NS = "es-real"
@@ -83,6 +94,27 @@ def test_the_container_sees_the_env_the_component_set(stack, kube):
         assert seen[key] == (value if value is not None else {"NODE_NAME": name, "NAMESPACE": NS}[key]), key
     assert seen["MIN_MASTERS"] == str(MASTERS // 2 + 1)
     assert seen["DISCOVERY_SERVICE"] == "es-logging-transport"
+
+
+def test_cluster_dns_resolves_the_transport_service_to_the_master_pods_and_nothing_outside(stack, kube):
+    """What discovery.seed_hosts reads on 7+: the headless transport Service's name, resolved
+    by the cluster's DNS (CoreDNS on the real nodes' gateway) from a pod on a real node, to the
+    master-eligible pods' addresses, and only those. A name outside cluster.local finds no
+    answer: no query leaves the machine."""
+    [pod] = pods(kube, "client")[:1]
+    name = pod["metadata"]["name"]
+    masters = sorted(p["status"]["podIP"] for p in pods(kube, "master"))
+
+    def resolved():
+        out = kube.run("exec", "-n", NS, name, "--", "getent", "ahostsv4", f"es-logging-transport.{NS}.svc", check=False).stdout
+        return sorted({line.split()[0] for line in out.splitlines()}) or None
+
+    assert wait_until("the transport Service's name to resolve", resolved, 60) == masters
+    outside = kube.run("exec", "-n", NS, name, "--", "getent", "ahostsv4", "deb.debian.org", check=False)
+    assert outside.returncode != 0 and outside.stdout == "", outside.stdout
+    # The kubelet's clusterDNS: CoreDNS on the pods' gateway.
+    gateway = REAL_NODE_ENV["ES_CLUSTER_POD_NET"] + ".0.1"
+    assert f"nameserver {gateway}" in kube.run("exec", "-n", NS, name, "--", "cat", "/etc/resolv.conf").stdout.splitlines()
 
 
 # The container drops every capability but CHOWN, SETUID and SETGID, so an exec'd command acts

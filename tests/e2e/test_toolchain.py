@@ -47,6 +47,7 @@ def stubbed_cache(tmp_path: Path, leave_out: str) -> tuple[Path, dict[str, str]]
         "pulumi-language-yaml": pin("YAML_HOST_VERSION"),
         **{c: k8s for c in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl")},
         "kwok": pin("KWOK_VERSION"),
+        "coredns": pin("COREDNS_VERSION"),
         "kube-score": pin("KUBE_SCORE_VERSION"),
         "checkov": pin("CHECKOV_VERSION"),
     }

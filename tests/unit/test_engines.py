@@ -259,7 +259,8 @@ def test_a_7_plus_image_builds_our_context_on_the_official_image_by_default(dist
     img = cluster(distribution, version).image
     official = {"elasticsearch": "docker.elastic.co/elasticsearch/elasticsearch", "opensearch": "opensearchproject/opensearch"}
     assert img.base_image == f"{official[distribution]}:{version}"
-    assert Path(img.context).resolve() == MODERN.resolve()
+    # The package's link to images/modern/ (a copy of it where links are not kept, as under mutmut).
+    assert {f.name: f.read_bytes() for f in Path(img.context).iterdir()} == {f.name: f.read_bytes() for f in MODERN.iterdir()}
     assert img.build_args == (("ENGINE", distribution),)
 
 

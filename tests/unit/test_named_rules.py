@@ -191,6 +191,8 @@ def test_the_image_tag_of_an_unchanged_context_is_the_same_in_every_release(tmp_
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "f").write_text("a")
     assert context_tag(str(tmp_path), "base:1") == "ctx-cb8183ba6194adae5d97"
+    # A modern engine's build arguments follow, each as NUL, key, '=', value: ENGINE=opensearch.
+    assert context_tag(str(tmp_path), "base:1", (("ENGINE", "opensearch"),)) == "ctx-60ec56254b998108be17"
 
 
 def test_the_image_identity_a_preview_compares_is_the_reference_the_build_is_named(tmp_path: Path):

@@ -317,3 +317,19 @@ def test_a_7_plus_heap_is_read_from_its_java_options(seed_config):
         "limit 3Gi; Lucene needs the rest"
     ]
     assert es_rules.master_count_violations(ws, production=True) == []
+
+
+def test_a_7_plus_group_holding_several_roles_is_counted_as_master():
+    both = hand_written("m", {"NODE_ROLES": "cluster_manager,data"}, labels={"app.kubernetes.io/name": "elasticsearch"}, replicas=3)
+    assert es_rules.is_master(both)
+    assert not es_rules.is_master(hand_written("d", {"NODE_ROLES": "data,ingest"}, labels={"app.kubernetes.io/name": "elasticsearch"}))
+    assert not es_rules.is_master(hand_written("c", {"NODE_ROLES": ""}, labels={"app.kubernetes.io/name": "elasticsearch"}))
+
+
+def test_a_7_plus_workload_is_skipped_and_the_2_x_ones_after_it_are_still_judged():
+    labels = {"app.kubernetes.io/name": "elasticsearch", "app.kubernetes.io/instance": "mixed"}
+    zen2 = hand_written("new", {"NODE_ROLES": "master"}, labels=labels, replicas=3)
+    zen1 = hand_written("old", {"NODE_MASTER": "false"}, labels=labels, replicas=2)
+    assert es_rules.min_masters_violations([("Deployment", zen2), ("Deployment", zen1)]) == [
+        "cluster default/mixed: Deployment default/old sets no MIN_MASTERS; it needs 2 (3/2+1)"
+    ]
