@@ -11,11 +11,12 @@ case "$engine" in
   opensearch) setting=cluster.initial_cluster_manager_nodes; master=cluster_manager ;;
   *) setting=cluster.initial_master_nodes; master=master ;;
 esac
-# node.roles from NODE_ROLES: "master,data", or none at all, a coordinating-only node, which must
-# be written [] (OpenSearch drops an empty ${NODE_ROLES} from its config file and takes every role;
-# Elasticsearch refuses it as null).
+# node.roles from NODE_ROLES ("master,data", or none: a coordinating-only node), written into the
+# config file's node.roles line as a YAML list, the one form every engine reads (the template
+# says why). The roles are the component's, from a fixed set of names.
 roles=${NODE_ROLES:-}
-set -- "-Enode.roles=${roles:-[]}" "$@"
+config=/usr/share/$engine/config/$engine.yml
+sed -i "s/^node\.roles:.*/node.roles: [$roles]/" "$config"
 case ",$roles," in
   *",$master,"*)
     if [ -s "$list" ]; then

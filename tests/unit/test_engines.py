@@ -202,10 +202,11 @@ def test_emptying_the_bootstrap_list_changes_no_pod_template():
 
 
 def test_the_entrypoint_writes_no_roles_as_an_empty_list():
-    # OpenSearch drops an empty ${NODE_ROLES} from its config file and takes every role; the
-    # e2e test's coordinating node shows `-` in _cat/nodes on both engines.
+    # A YAML list in the file is the one form ES 7.17, 8, 9 and OpenSearch all read; the e2e
+    # test's coordinating node shows `-` in _cat/nodes on each.
     text = (MODERN / "entrypoint.sh").read_text()
-    assert 'set -- "-Enode.roles=${roles:-[]}" "$@"' in text and "roles=${NODE_ROLES:-}" in text
+    assert "roles=${NODE_ROLES:-}" in text
+    assert 'sed -i "s/^node\\.roles:.*/node.roles: [$roles]/" "$config"' in text
 
 
 def test_the_entrypoint_reads_the_list_where_the_component_mounts_it():
@@ -288,7 +289,7 @@ def test_every_template_var_is_set_on_every_container_and_the_data_path_is_the_m
     # The engine substitutes ${VAR} as text, then parses: so does this test, with the env's values.
     values = {e["name"]: e.get("value", "x") for e in specs.pod_env(c.group("master"), c)}
     doc = yaml.safe_load(re.sub(r"\$\{([A-Z_]+)\}", lambda m: values[m[1]], (MODERN / template).read_text()))
-    assert "node.roles" not in doc  # the entrypoint passes it: below
+    assert doc["node.roles"] == []  # the entrypoint writes the group's roles into it: below
     assert doc["discovery.seed_hosts"] == "logs-transport.elasticsearch.svc"
     for g in c.groups:
         assert yml_vars(template) <= set(env(g.name, c)), g.name
