@@ -69,9 +69,10 @@ def test_schema_is_inferred_from_the_component(program: YamlProgram):
     assert res["isComponent"] is True
     assert set(res["inputProperties"]) == {
         "nodeGroups", "clusterName", "namespace", "createNamespace", "image", "kubeconfig", "httpServiceType",
-        "rolloutTimeout", "allowDisruptive", "podSecurity", "networkPolicy",
+        "rolloutTimeout", "allowDisruptive", "podSecurity", "networkPolicy", "engine",
     }  # fmt: skip
     assert res["requiredInputs"] == ["nodeGroups"]
+    assert set(schema["types"]["es-cluster:index:Engine"]["properties"]) == {"distribution", "version", "allowMmap", "initialMasterNodes"}
     assert set(res["properties"]) == {
         "namespace", "httpService", "transportService", "httpUrl", "imageRef", "workloads", "impact", "record"
     }  # fmt: skip
