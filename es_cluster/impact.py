@@ -309,19 +309,20 @@ def engine_upgrade(before: Mapping[str, Any], after: Engine) -> tuple[tuple[str,
     if (old_dist, old_version) == (after.distribution, after.version):
         return None, None
     change = (f"{old_dist} {old_version}", str(after))
-    keys = ("engine.distribution",) if old_dist != after.distribution else ("engine.version",)
     if old_dist != after.distribution:
+        key = "engine.distribution"
         why = (
             f"{old_dist} to {after.distribution} changes distribution, which is never done in place: deploy a new "
             f"cluster on {after.distribution} and copy the data into it (snapshot and restore, or reindex-from-remote)"
         )
     else:
+        key = "engine.version"
         judge = engines.for_version(old_dist, old_version) or engines.profile(after)
         old, new = engines.parse_version(old_version), engines.parse_version(after.version)
         why = judge.upgrade_refusal(old, new) if old is not None and new is not None else f"the running version {old_version!r} is unknown"
     if why is None:
         return change, None
-    return change, Disruption(ENGINE_CHANGE, keys, f"{change[0]} -> {change[1]}: {why}.", overridable=False)
+    return change, Disruption(ENGINE_CHANGE, (key,), f"{change[0]} -> {change[1]}: {why}.", overridable=False)
 
 
 def _data_scale_down(name: str, key: str, old: int, new: int) -> Disruption:

@@ -4,7 +4,6 @@ OPENSEARCH_JAVA_OPTS, /usr/share/opensearch) and its own upgrade paths (3.x from
 
 from __future__ import annotations
 
-from .profile import PACKAGE
 from .zen2 import Zen2
 
 PROFILE = Zen2(
@@ -12,9 +11,6 @@ PROFILE = Zen2(
     distribution="opensearch",
     versions=("2.19.4", "2.19.6", "3.3.0"),
     data_path="/usr/share/opensearch/data",
-    image_context=str(PACKAGE / "image_context_modern"),
-    endpoints_discovery=False,
-    bootstraps=True,
     # `master` is deprecated in 2.x and goes in 4.0; both at once are refused.
     bootstrap_setting="cluster.initial_cluster_manager_nodes",
     java_opts_env="OPENSEARCH_JAVA_OPTS",

@@ -22,6 +22,11 @@ ES_ROLES = {"master": "master", "data": "data"}
 
 @dataclass(frozen=True)
 class Zen2(Profile):
+    # What every 7+ family shares: our image context, discovery through DNS (no API access), and
+    # a bootstrap once.
+    image_context: str = str(PACKAGE / "image_context_modern")
+    endpoints_discovery: bool = False
+    bootstraps: bool = True
     # The env the start script reads JVM options from (the heap goes there).
     java_opts_env: str = "ES_JAVA_OPTS"
     role_names: tuple[tuple[str, str], ...] = tuple(ES_ROLES.items())
@@ -78,8 +83,5 @@ PROFILE = Zen2(
     distribution="elasticsearch",
     versions=("7.17.28", "8.19.0", "9.1.0"),
     data_path="/usr/share/elasticsearch/data",
-    image_context=str(PACKAGE / "image_context_modern"),
-    endpoints_discovery=False,
-    bootstraps=True,
     bootstrap_setting="cluster.initial_master_nodes",
 )

@@ -36,6 +36,7 @@ from typing import Any
 
 import pytest
 
+from es_cluster import engines
 from es_cluster.stack import config_from_file
 
 from .conftest import REGISTRY_PORT, ROOT, Kube, Stack, run, wait_until
@@ -236,7 +237,10 @@ def bootstrap_carriers(node: Node, setting: str) -> list[str]:
 
 
 def setting_name(engine: Engine) -> str:
-    return "cluster.initial_cluster_manager_nodes" if engine.distribution == "opensearch" else "cluster.initial_master_nodes"
+    """The bootstrap setting as the engine's profile names it."""
+    profile = engines.for_version(engine.distribution, engine.version)
+    assert profile is not None
+    return profile.bootstrap_setting
 
 
 # --- A: through the real CLI, at the API server ----------------------------------------------
