@@ -3,8 +3,10 @@
 import pulumi
 
 from es_cluster import ConfigError, EsCluster, parse_stack_config, validate
-from es_cluster.stack import config_from_runtime
+from es_cluster.stack import config_from_runtime, near_miss_warnings, runtime_config
 
+for warning in near_miss_warnings(runtime_config()):
+    pulumi.log.warn(warning)
 try:
     cluster = validate(parse_stack_config(config_from_runtime()))
 except ConfigError as e:

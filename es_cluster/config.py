@@ -236,8 +236,16 @@ def _coerce_scalar(name: str, v: Any) -> Any:
     return v
 
 
+# The key a problem with the stack config as a whole is reported under: the project's namespace.
+STACK_CONFIG_KEY = "es-cluster"
+
+
 def parse_stack_config(raw: Mapping[str, Any]) -> EsClusterArgs:
     """Turn the project's stack config (keys without the `es-cluster:` prefix) into args."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            [(STACK_CONFIG_KEY, f"the stack config must be an object of settings such as clusterName and nodeGroups, got {_show(raw)}")]
+        )
     problems = _Problems()
     top = _pick(raw, "", _TOP_KEYS, problems)
     if "image" in top:
@@ -286,7 +294,9 @@ def validate(args: EsClusterArgs) -> Cluster:
     problems = _Problems()
     warnings: list[str] = []
     if not isinstance(args, EsClusterArgs):
-        raise ConfigError([("", f"must be EsClusterArgs, got {type(args).__name__}")])
+        raise ConfigError(
+            [("args", f"EsCluster's args must be an EsClusterArgs (or the Cluster that validate returns), got {_show(args)}")]
+        )
 
     cluster_name_ok = _check(k8s.dns1035_label(args.cluster_name, _MAX_CLUSTER_NAME), "clusterName", args.cluster_name, problems)
     _check(k8s.dns1123_label(args.namespace), "namespace", args.namespace, problems)
@@ -295,7 +305,7 @@ def validate(args: EsClusterArgs) -> Cluster:
         problems.add("httpServiceType", f"must be one of {', '.join(c.HTTP_SERVICE_TYPES)}, got {_show(args.http_service_type)}")
 
     engine, profile = _validate_engine(args.engine, problems)
-    image = _validate_image(args.image, profile, engine, problems)
+    image = _validate_image(args.image, profile, engine, problems, warnings)
     rollout_seconds = _duration_seconds(args.rollout_timeout)
     if rollout_seconds is None or not 10 <= rollout_seconds <= 24 * 3600:
         problems.add("rolloutTimeout", f"must be a duration from 10s to 24h such as 5m, 90s or 1h30m, got {_show(args.rollout_timeout)}")
@@ -339,12 +349,12 @@ def validate(args: EsClusterArgs) -> Cluster:
         elif master_eligible > k8s.INT32_MAX:
             problems.add("nodeGroups", f"the master-eligible groups have {master_eligible} replicas in all, beyond Kubernetes' int32")
         elif master_eligible % 2 == 0:  # and so at least 2
+            # The policy pack's es-master-count refuses it in these words (tests/unit/test_pack_agreement.py).
             warnings.append(
-                f"nodeGroups: {master_eligible} master-eligible nodes is an even number. A quorum "
-                f"(minimum_master_nodes) of {master_eligible // 2 + 1} survives the loss of only "
-                f"{master_eligible // 2 - 1} of them, the same as "
-                f"{master_eligible - 1} masters would; use an odd count (3 is usual) so a network "
-                "split always leaves one side with a majority and never two (split-brain)."
+                f"nodeGroups: {master_eligible} master-eligible nodes is an even number; use an odd count (3 is usual). "
+                f"A quorum (minimum_master_nodes) of {master_eligible // 2 + 1} survives the loss of only "
+                f"{master_eligible // 2 - 1} of them, the same as {master_eligible - 1} masters would, and only an odd count "
+                "makes a network split always leave one side with a majority and never two (split-brain)."
             )
         if not any(g.client for g in groups):
             warnings.append("nodeGroups: no group has the client role, so the HTTP service selects no pods")
@@ -415,9 +425,22 @@ def _validate_engine(a: Any, problems: _Problems) -> tuple[Engine, engines.Profi
     return engine, profile
 
 
+# The bootstrap list names every first master (a pod or node name, at most 63 characters, and a
+# separator) in one ConfigMap, which the API server holds to 1 MiB: 10,000 names always fit.
+MAX_BOOTSTRAP_MASTERS = 10_000
+
+
 def _check_bootstrap_names(groups: list[NodeGroup], engine: Engine, problems: _Problems) -> None:
     """A DaemonSet's master pods are named by their nodes, which no preview can know: the first
-    masters' names come from engine.initialMasterNodes, one per planned master node."""
+    masters' names come from engine.initialMasterNodes, one per planned master node. Every
+    first master is named in the bootstrap ConfigMap, so their number is bounded by its size."""
+    named = sum(g.replicas for g in groups if g.master and g.workload == "StatefulSet") + len(engine.initial_master_nodes)
+    if named > MAX_BOOTSTRAP_MASTERS:
+        problems.add(
+            "nodeGroups",
+            f"{named} master-eligible nodes to bootstrap the cluster with: {engine} names each first master in the bootstrap "
+            f"ConfigMap (cluster.initial_master_nodes), which holds at most {MAX_BOOTSTRAP_MASTERS}; 3 or 5 dedicated masters are usual",
+        )
     planned = sum(g.replicas for g in groups if g.master and g.workload == "DaemonSet")
     given = len(engine.initial_master_nodes)
     if planned and given != planned:
@@ -470,7 +493,7 @@ def _pod_security_level(asked: Any, groups: list[NodeGroup], kubeconfig: str | N
     return asked
 
 
-def _validate_image(a: ImageArgs, profile: engines.Profile | None, engine: Engine, problems: _Problems) -> Image:
+def _validate_image(a: ImageArgs, profile: engines.Profile | None, engine: Engine, problems: _Problems, warnings: list[str]) -> Image:
     if not isinstance(a, ImageArgs):
         problems.add("image", f"must be an object, got {_show(a)}")
         a = ImageArgs()
@@ -496,6 +519,12 @@ def _validate_image(a: ImageArgs, profile: engines.Profile | None, engine: Engin
             problems.add(f"image.{key}", "must be a non-empty string")
     if (a.registry_username is None) != (a.registry_password is None):
         problems.add("image.registryPassword", "must be set together with image.registryUsername (and the other way round)")
+    if a.reference is None and a.push is False:
+        # The policy pack's es-image-digest refuses it in these words.
+        warnings.append(
+            "image.push: false: pods name the image by its tag, and it is not pinned by digest (repository@sha256:...); "
+            "a tag can be moved, so nodes may run other bytes than were built"
+        )
     return Image(
         repository=a.repository,
         base_image=a.base_image,
@@ -686,10 +715,17 @@ def _check_heap_and_resources(heap: Any, resources: Any, key: str, problems: _Pr
         problems.add(f"{key}.resources.limits.memory", "must be greater than zero: Elasticsearch cannot start without memory")
     if heap is None:
         return
+    # Each warning carries the words the policy pack's es-heap-size refuses with
+    # (tests/unit/test_pack_agreement.py), so a stack without the pack is told the same.
     heap_bytes = _heap_bytes(heap)
     if heap_bytes >= 32 * 2**30:
-        warnings.append(f"{key}.heapSize: {heap} is 32g or more; the JVM then loses compressed object pointers, stay below 31g")
-    if memory_limit is not None and memory_limit > 0:
+        warnings.append(f"{key}.heapSize: {heap} is 32 GiB or more; the JVM loses compressed object pointers, stay below 31g")
+    if memory_limit is None:
+        warnings.append(
+            f"{key}.heapSize: {heap} is set but the container has no memory limit to hold it to half of; "
+            f"set {key}.resources.limits.memory to at least twice the heap"
+        )
+    elif memory_limit > 0:
         limit = resources["limits"]["memory"]
         if heap_bytes >= memory_limit:
             problems.add(

@@ -4,6 +4,7 @@ schema validation. The image is shown by its content tag, since only a push yiel
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from . import specs
 from .config import ConfigError, parse_stack_config, validate
 from .image import build_tag, tagged_reference
 from .model import Cluster
-from .stack import StackFileError, config_from_file
+from .stack import StackFileError, read_stack_file
 
 
 def image_for_render(cluster: Cluster) -> str:
@@ -30,10 +31,18 @@ def manifest_filename(index: int, manifest: dict[str, Any]) -> str:
     return f"{index:02d}-{manifest['kind'].lower()}-{manifest['metadata']['name']}.yaml"
 
 
+# Every name manifest_filename gives, at any count of objects (100 and more take three digits):
+# an earlier render's files, which a new render replaces whole.
+RENDERED_FILE = re.compile(r"[0-9]{2,}-[a-z]+-[a-z0-9.-]+\.yaml")
+
+
 def write(manifests: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """Write one file per object into out_dir, removing an earlier render's files first, so
+    `kubectl apply -f out_dir` applies exactly these objects. Other files are left alone."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    for old in out_dir.glob("[0-9][0-9]-*.yaml"):
-        old.unlink()
+    for old in out_dir.iterdir():
+        if RENDERED_FILE.fullmatch(old.name) and old.is_file():
+            old.unlink()
     paths = []
     for i, m in enumerate(manifests):
         path = out_dir / manifest_filename(i, m)
@@ -59,11 +68,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --out {args.out} exists and is not a folder", file=sys.stderr)
         return 2
     try:
-        cluster = validate(parse_stack_config(config_from_file(stack_file)))
+        config, file_warnings = read_stack_file(stack_file)
+        cluster = validate(parse_stack_config(config))
     except (ConfigError, StackFileError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    for w in cluster.warnings:
+    for w in [*file_warnings, *cluster.warnings]:
         print(f"warning: {w}", file=sys.stderr)
     try:
         paths = write(render(cluster), args.out)

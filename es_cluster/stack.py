@@ -9,8 +9,10 @@ yaml.v3) and hands each top-level value over as a string, objects and lists as J
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +40,33 @@ def _own_keys(config: dict[str, Any]) -> dict[str, Any]:
     return {k[len(_PREFIX) :]: _decode(v) for k, v in config.items() if k.startswith(_PREFIX)}
 
 
+def runtime_config() -> dict[str, Any]:
+    """Every key of the running stack, whatever its namespace."""
+    from pulumi.runtime import config as runtime
+
+    return {**runtime.get_config_env(), **runtime.CONFIG.get()}
+
+
 def config_from_runtime() -> dict[str, Any]:
     """All `es-cluster:*` keys of the running stack, so unknown keys can be reported too."""
-    from pulumi.runtime import config as runtime_config
+    return _own_keys(runtime_config())
 
-    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    return _own_keys(merged)
+
+# How alike a namespace must be to the project's to be taken for a misspelling of it
+# (difflib's ratio: es-clustr 0.95, es_cluster 0.9, cluster 0.82; kubernetes 0.3).
+_NEAR_MISS = 0.8
+
+
+def near_miss_warnings(keys: Iterable[str]) -> list[str]:
+    """Keys whose namespace looks like a misspelling of the project's (`es-clustr:clusterName`,
+    `ES-Cluster:…`): the engine hands them to the program under their own namespace, and
+    nothing reads them, so without this the default is used in silence."""
+    out = []
+    for key in sorted(keys):
+        namespace, colon, rest = key.partition(":")
+        if colon and namespace != PROJECT and difflib.SequenceMatcher(None, namespace.lower(), PROJECT).ratio() >= _NEAR_MISS:
+            out.append(f"{key} is not read: its namespace {namespace!r} is not this project's {PROJECT!r} (did you mean {_PREFIX}{rest}?)")
+    return out
 
 
 # Plain scalars YAML 1.1 (PyYAML) and YAML 1.2 (the CLI) read as different types.
@@ -60,14 +83,38 @@ _YAML11_ONLY = re.compile(
 )
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 class _CliLikeLoader(yaml.SafeLoader):
     """PyYAML's safe loader, refusing what it would read unlike the CLI's YAML 1.2 parser."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._flattened: set[int] = set()
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        """Resolve merge keys (`<<: *defaults`, `<<: [*a, *b]`) as Go's yaml.v3 does for the CLI,
+        and as the YAML spec has it: the mapping's own keys win, then the first mapping merged,
+        then the later ones. (PyYAML's own merge drops a repeated key by the identity of its
+        string, so which source wins depends on string interning.) Only a mapping's own keys
+        can be set twice. Each node once: an anchored mapping is flattened where first met."""
+        if id(node) in self._flattened:
+            return
+        self._flattened.add(id(node))
+        own: list[tuple[yaml.Node, yaml.Node]] = []
+        sources: list[list[tuple[yaml.Node, yaml.Node]]] = []
         seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
+        for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
+            if key_node.tag == _MERGE_TAG:
+                for source in value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]:
+                    if not isinstance(source, yaml.MappingNode):
+                        raise StackFileError(f"line {line}: a merge key (<<) takes a mapping or a list of mappings")
+                    self.flatten_mapping(source)
+                    sources.append(source.value)
+                continue
+            key = self.construct_object(key_node, deep=True)
             if isinstance(key, (list, dict)):
                 raise StackFileError(f"line {line}: a key must be a plain value")
             if key in seen:
@@ -75,7 +122,9 @@ class _CliLikeLoader(yaml.SafeLoader):
                     f"line {line}: key {key!r} is set twice (first on line {seen[key]}); the Pulumi CLI refuses duplicate keys"
                 )
             seen[key] = line
-        return super().construct_mapping(node, deep=deep)
+            own.append((key_node, value_node))
+        # construct_mapping keeps the last value of a key: the last source first, own keys last.
+        node.value = [pair for pairs in reversed(sources) for pair in pairs] + own
 
     def construct_scalar(self, node: yaml.ScalarNode) -> Any:
         if node.style is None and _YAML11_ONLY.fullmatch(node.value):
@@ -101,6 +150,12 @@ def config_from_file(path: str | Path) -> dict[str, Any]:
     """The `es-cluster:*` keys of a Pulumi.<stack>.yaml, as the engine would pass them.
 
     Raises StackFileError, one line naming the file, when it cannot be read that way."""
+    return read_stack_file(path)[0]
+
+
+def read_stack_file(path: str | Path) -> tuple[dict[str, Any], list[str]]:
+    """`config_from_file`'s keys, and the warnings about the file's other keys (near misses of
+    the project's namespace)."""
     path = Path(path)
     try:
         doc = yaml.load(path.read_text(), Loader=_CliLikeLoader)  # noqa: S506 - a SafeLoader subclass
@@ -117,7 +172,7 @@ def config_from_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(doc, dict) or not isinstance(doc.get("config") or {}, dict):
         raise StackFileError(f"{path}: must be a mapping with a `config:` mapping, as Pulumi stack files are")
     config = {str(k): _without_secrets(v) for k, v in (doc.get("config") or {}).items()}
-    return _own_keys({k: _as_cli_value(v) for k, v in config.items()})
+    return _own_keys({k: _as_cli_value(v) for k, v in config.items()}), near_miss_warnings(config)
 
 
 SECRET_PLACEHOLDER = "[secret]"

@@ -52,8 +52,11 @@ def test_a_flat_dotted_key_names_the_path_to_set_and_the_object_it_nests_under()
     ]
 
 
-def test_a_config_that_is_not_an_object_is_reported_as_such():
-    assert parse_problems(5) == [("", "must be an object, got 5"), ("nodeGroups", "required: a map of group name to node group")]
+@pytest.mark.parametrize("raw", [5, None, [1, 2], "nodeGroups"])
+def test_a_stack_config_that_is_not_an_object_is_named_as_the_stack_config(raw):
+    assert parse_problems(raw) == [
+        ("es-cluster", f"the stack config must be an object of settings such as clusterName and nodeGroups, got {raw!r}")
+    ]
 
 
 def test_network_policy_problems_are_named_under_network_policy():
@@ -390,7 +393,9 @@ def test_each_cluster_level_problem_is_named_under_its_key_with_its_exact_reason
 @pytest.mark.parametrize(
     "args, expected",
     [
-        (5, ("", "must be EsClusterArgs, got int")),
+        (5, ("args", "EsCluster's args must be an EsClusterArgs (or the Cluster that validate returns), got 5")),
+        (None, ("args", "EsCluster's args must be an EsClusterArgs (or the Cluster that validate returns), got None")),
+        ([1], ("args", "EsCluster's args must be an EsClusterArgs (or the Cluster that validate returns), got [1]")),
         (EsClusterArgs(image=5, node_groups={"all": NodeGroupArgs(**GROUP)}), ("image", "must be an object, got 5")),
         (
             EsClusterArgs(kubeconfig=5, node_groups={"all": NodeGroupArgs(**GROUP)}),
@@ -405,7 +410,7 @@ def test_each_cluster_level_problem_is_named_under_its_key_with_its_exact_reason
             ("nodeGroups", "must name at least one node group, and one of them must hold the master role"),
         ),
     ],
-    ids=["not-args", "image", "kubeconfig", "network-policy", "no-groups"],
+    ids=["not-args", "none", "a-list", "image", "kubeconfig", "network-policy", "no-groups"],
 )
 def test_what_a_python_caller_can_pass_wrong_is_named_too(args, expected):
     with pytest.raises(ConfigError) as e:
@@ -418,15 +423,15 @@ def test_what_a_python_caller_can_pass_wrong_is_named_too(args, expected):
     [
         (
             2,
-            "nodeGroups: 2 master-eligible nodes is an even number. A quorum (minimum_master_nodes) of 2 survives the loss of "
-            "only 0 of them, the same as 1 masters would; use an odd count (3 is usual) so a network split always leaves one "
-            "side with a majority and never two (split-brain).",
+            "nodeGroups: 2 master-eligible nodes is an even number; use an odd count (3 is usual). A quorum (minimum_master_nodes) "
+            "of 2 survives the loss of only 0 of them, the same as 1 masters would, and only an odd count makes a network split "
+            "always leave one side with a majority and never two (split-brain).",
         ),
         (
             4,
-            "nodeGroups: 4 master-eligible nodes is an even number. A quorum (minimum_master_nodes) of 3 survives the loss of "
-            "only 1 of them, the same as 3 masters would; use an odd count (3 is usual) so a network split always leaves one "
-            "side with a majority and never two (split-brain).",
+            "nodeGroups: 4 master-eligible nodes is an even number; use an odd count (3 is usual). A quorum (minimum_master_nodes) "
+            "of 3 survives the loss of only 1 of them, the same as 3 masters would, and only an odd count makes a network split "
+            "always leave one side with a majority and never two (split-brain).",
         ),
     ],
 )

@@ -407,3 +407,24 @@ def test_a_null_engine_is_the_default_one(seed_config, null):
 def test_only_the_version_set_keeps_the_default_distribution():
     c = validate(parse_stack_config({**copy.deepcopy(LAYOUT), "engine": {"version": "9.1.0"}}))
     assert c.engine == Engine("elasticsearch", "9.1.0")
+
+
+@pytest.mark.parametrize("replicas", [10_001, 2**31 - 1])
+def test_more_first_masters_than_the_bootstrap_config_map_can_name_are_refused_before_any_is_named(replicas):
+    """The bootstrap list names each first master; 2**31-1 StatefulSet masters once made the
+    program build a list of two billion names."""
+    raw = copy.deepcopy(LAYOUT) | {"engine": {"version": "8.19.0"}}
+    raw["nodeGroups"]["master"]["replicas"] = replicas
+    assert problems(raw) == {
+        "nodeGroups": f"{replicas} master-eligible nodes to bootstrap the cluster with: elasticsearch 8.19.0 names each first master "
+        "in the bootstrap ConfigMap (cluster.initial_master_nodes), which holds at most 10000; 3 or 5 dedicated masters are usual"
+    }
+
+
+def test_ten_thousand_first_masters_fit_the_bootstrap_config_map():
+    def masters(raw):
+        raw["nodeGroups"]["master"]["replicas"] = 9_999
+
+    c = cluster(change=masters)
+    names = ",".join(specs.initial_masters(c))
+    assert len(specs.initial_masters(c)) == 9_999 and len(names.encode()) < 2**20

@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from es_cluster import ConfigError, EsClusterArgs, ImageArgs, NodeGroupArgs, StorageArgs, parse_stack_config, validate
 from es_cluster.config import KubeconfigArgs
-from es_cluster.stack import StackFileError, config_from_file
+from es_cluster.stack import StackFileError, config_from_file, near_miss_warnings
 
 ROOT = Path(__file__).resolve().parents[2]
 MASTER = {"roles": ["master", "data", "client"], "replicas": 1, "workload": "Deployment"}
@@ -229,3 +230,106 @@ def test_render_to_an_existing_file_is_refused(tmp_path):
     proc = run_render(tmp_path, "-o", str(target))
     assert proc.returncode == 2 and "exists and is not a folder" in proc.stderr, proc.stderr
     assert target.read_text() == "keep me"
+
+
+MERGED = """config:
+  es-cluster:nodeGroups:
+    master: &defaults
+      roles: [master]
+      heapSize: 256m
+      resources: {limits: {memory: 512Mi}}
+    data:
+      <<: *defaults
+      roles: [data]
+      replicas: 2
+"""
+
+
+def test_merge_keys_share_settings_between_groups_as_the_cli_reads_them(tmp_path):
+    groups = config_from_file(stack_file(tmp_path, MERGED))["nodeGroups"]
+    assert groups["data"] == {"roles": ["data"], "heapSize": "256m", "resources": {"limits": {"memory": "512Mi"}}, "replicas": 2}
+    assert groups["master"] == {"roles": ["master"], "heapSize": "256m", "resources": {"limits": {"memory": "512Mi"}}}
+
+
+def test_merge_keys_take_a_list_of_mappings_and_the_first_one_wins(tmp_path):
+    text = (
+        "config:\n  es-cluster:nodeGroups:\n    a: &a {roles: [data], heapSize: 1g, replicas: 1}\n"
+        "    b: &b {roles: [data], heapSize: 2g, workload: DaemonSet}\n    m: {<<: [*a, *b], roles: [master]}\n"
+    )
+    assert config_from_file(stack_file(tmp_path, text))["nodeGroups"]["m"] == {
+        "heapSize": "1g",
+        "replicas": 1,
+        "workload": "DaemonSet",
+        "roles": ["master"],
+    }
+
+
+def test_a_key_set_twice_beside_a_merge_is_still_refused(tmp_path):
+    text = MERGED + "      replicas: 3\n"
+    with pytest.raises(StackFileError, match="line 11: key .replicas. is set twice .first on line 10."):
+        config_from_file(stack_file(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    "key, meant",
+    [
+        ("es-clustr:clusterName", "es-cluster:clusterName"),
+        ("es_cluster:namespace", "es-cluster:namespace"),
+        ("ES-Cluster:nodeGroups", "es-cluster:nodeGroups"),
+        ("escluster:image", "es-cluster:image"),
+    ],
+)
+def test_a_misspelt_project_namespace_is_warned_of(key, meant):
+    namespace = key.split(":")[0]
+    assert near_miss_warnings([key, "es-cluster:clusterName"]) == [
+        f"{key} is not read: its namespace {namespace!r} is not this project's 'es-cluster' (did you mean {meant}?)"
+    ]
+
+
+def test_other_namespaces_and_the_projects_own_draw_no_warning():
+    assert near_miss_warnings(["kubernetes:context", "pulumi:tags", "docker:host", "es-cluster:clusterName", "aws:region", "nocolon"]) == []
+
+
+def test_render_warns_of_a_misspelt_namespace_and_uses_the_default(tmp_path):
+    stack_file(tmp_path, "config:\n  es-clustr:clusterName: logs\n  es-cluster:nodeGroups: {m: {roles: [master, data, client]}}\n")
+    proc = run_render(tmp_path, "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "warning: es-clustr:clusterName is not read: its namespace 'es-clustr' is not this project's 'es-cluster' "
+        "(did you mean es-cluster:clusterName?)\n" in proc.stderr
+    )
+    assert (tmp_path / "out" / "01-serviceaccount-elasticsearch.yaml").is_file()
+
+
+def test_render_into_an_earlier_render_replaces_it_whole_and_keeps_other_files(tmp_path):
+    """A render of 100 objects or more names files with three digits; all of them go."""
+    groups = {"master": {"roles": ["master"], "storage": {"size": "1Gi"}}, "client": {"roles": ["client"]}}
+    groups |= {f"d{i}": {"roles": ["data"], "storage": {"size": "1Gi"}} for i in range(60)}
+    out = tmp_path / "out"
+    stack_file(tmp_path, yaml.safe_dump({"config": {"es-cluster:nodeGroups": groups}}))
+    assert run_render(tmp_path, "-o", str(out)).returncode == 0
+    big = sorted(p.name for p in out.iterdir())
+    assert "130-poddisruptionbudget-elasticsearch-master.yaml" in big
+    (out / "kustomization.yaml").write_text("resources: []\n")
+    stack_file(tmp_path, "config:\n  es-cluster:nodeGroups: {m: {roles: [master, data, client]}}\n")
+    proc = run_render(tmp_path, "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    written = int(proc.stdout.split()[1])
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == written + 1 and "kustomization.yaml" in names, names
+
+
+def test_a_merged_mapping_that_merges_itself_keeps_its_own_keys_first(tmp_path):
+    text = (
+        "config:\n  es-cluster:nodeGroups:\n    base: &base {roles: [data], heapSize: 1g, replicas: 1}\n"
+        "    mid: &mid {<<: *base, heapSize: 2g}\n    m: {<<: *mid, roles: [master]}\n"
+    )
+    groups = config_from_file(stack_file(tmp_path, text))["nodeGroups"]
+    assert groups["mid"] == {"roles": ["data"], "heapSize": "2g", "replicas": 1}
+    assert groups["m"] == {"roles": ["master"], "heapSize": "2g", "replicas": 1}
+
+
+def test_a_merge_of_something_not_a_mapping_is_refused_with_its_line(tmp_path):
+    text = "config:\n  es-cluster:nodeGroups:\n    m: {<<: [1], roles: [master]}\n"
+    with pytest.raises(StackFileError, match="line 3: a merge key \\(<<\\) takes a mapping or a list of mappings"):
+        config_from_file(stack_file(tmp_path, text))

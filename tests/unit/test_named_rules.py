@@ -83,7 +83,7 @@ def test_a_heap_above_half_the_memory_limit_is_a_warning_and_half_is_not():
 
 def test_a_heap_of_32g_is_a_warning_and_31g_is_not():
     res = {"requests": {"memory": "64Gi"}, "limits": {"memory": "64Gi"}}
-    assert any("32g is 32g or more" in w for w in load(group(heapSize="32g", resources=res)).warnings)
+    assert any("32g is 32 GiB or more" in w for w in load(group(heapSize="32g", resources=res)).warnings)
     assert not [w for w in load(group(heapSize="31g", resources=res)).warnings if "heapSize" in w]
 
 
