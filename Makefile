@@ -1,4 +1,4 @@
-# es-cluster: the commands the README documents. `make help` lists them.
+# es-cluster: the commands the README and docs/ document. `make help` lists them.
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -15,7 +15,7 @@ export PULUMI_CONFIG_PASSPHRASE ?= es-cluster-local
 export PULUMI_SKIP_UPDATE_CHECK := 1
 TOOLCHAIN_ENV = eval "$$(scripts/toolchain.sh --env)" && export PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: help venv unit lint test test-engines e2e bench-validate bench-scale mutation mutation-ci toolchain cluster cluster-down up preview destroy render clean
+.PHONY: help venv unit lint docs test test-engines e2e bench-validate bench-scale mutation mutation-ci toolchain cluster cluster-down up preview destroy render clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -33,12 +33,15 @@ unit: venv ## unit tests only (seconds): spec builders, config, component under 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
+docs: venv ## build docs/ with MkDocs into build/site/, failing on a broken link or anchor
+	$(VENV)/bin/mkdocs build --strict
+
 test: venv lint ## everything CI runs: lint, unit, and end-to-end against a local cluster
 	scripts/toolchain.sh
 	$(VENV)/bin/python -m pytest --durations=25 tests/unit tests/e2e
 
 # The modern engines' e2e module runs one stack per distribution in `make test` (es8, opensearch);
-# this target runs it for all five (README, Tests).
+# this target runs it for all five (docs/tests.md).
 ENGINE_STACKS ?= es7,es8,es9,opensearch,opensearch3
 test-engines: venv ## every modern engine's e2e checks: ES 7.17, 8.19, 9.1, OpenSearch 2.19.4, 3.3.0 (some 6 minutes each)
 	scripts/toolchain.sh

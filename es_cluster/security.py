@@ -20,7 +20,7 @@ ROOT_START_CAPABILITIES = ("CHOWN", "SETGID", "SETUID")
 # Not IPC_LOCK, which earlier versions added for bootstrap.mlockall: the capability is
 # gone once the start script drops to the elasticsearch user, so it never took effect. Only a
 # memlock limit raised before the drop helps (run.sh tries `ulimit -l unlimited`, which takes
-# SYS_RESOURCE: see the README on mlockall).
+# SYS_RESOURCE: see docs/security.md on mlockall).
 # Pod Security "baseline" allows adding only these (the default container capabilities).
 BASELINE_CAPABILITIES = frozenset(
     "AUDIT_WRITE CHOWN DAC_OVERRIDE FOWNER FSETID KILL MKNOD NET_BIND_SERVICE SETFCAP SETGID SETPCAP SETUID SYS_CHROOT".split()

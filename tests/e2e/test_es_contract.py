@@ -6,7 +6,7 @@
 
 Issue #4's fuller proof, Elasticsearch itself starting from the built image and the discovery
 plugin reading the kubeconfig, needs the io.fabric8 discovery plugin, which no registry here
-serves (see README, "The image"); these tests prove the part of the contract that does not."""
+serves (see docs/deploys.md, "The image"); these tests prove the part of the contract that does not."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 image/elasticsearch.yml and the env the component gives the seed layout's pods: the quorum it
 computes is the one the nodes enforce.
 
-Stand-ins, each because this machine cannot do the real thing (README, "The image"): the nodes
+Stand-ins, each because this machine cannot do the real thing (docs/deploys.md, "The image"): the nodes
 run as processes on 127.0.0.1, not in the built image on a pod network (`network.host`, ports
 and paths are set with -Des overrides); they find each other by zen unicast, since the
 io.fabric8 kubernetes discovery plugin is not served here; the start script's CMS flags are
@@ -114,7 +114,7 @@ def wait_for(what: str, probe, nodes: list[Node], timeout: float = 90) -> Any:
 
 @pytest.fixture(scope="module")
 def es_home_min_masters_1(es_home, tmp_path_factory) -> Path:
-    """The README's mutation, on a copy: elasticsearch.yml with `${MIN_MASTERS}` replaced by 1."""
+    """The mutation docs/tests.md names, on a copy: elasticsearch.yml with `${MIN_MASTERS}` replaced by 1."""
     home = tmp_path_factory.mktemp("es-mutant") / es_home.name
     shutil.copytree(es_home, home, symlinks=True)
     yml = home / "config" / "elasticsearch.yml"
@@ -202,7 +202,7 @@ def test_a_lone_master_is_not_elected_and_two_elect_one(cluster):
 
 
 def test_with_min_masters_replaced_by_1_a_lone_master_elects_itself(cluster_min_masters_1):
-    """The mutation the README names, run on a copy of elasticsearch.yml: the test above fails
+    """The mutation docs/tests.md names, run on a copy of elasticsearch.yml: the test above fails
     under it, because the lone master no longer waits for a second."""
     client = cluster_min_masters_1(3)
     lone = cluster_min_masters_1(0)

@@ -1,6 +1,6 @@
 """Faults in the middle of a deployment, through the real CLI on kwok nodes: the CLI killed
 during a rolling update, and the API server stopping during `pulumi up`. After each, the
-README's recovery converges, a following preview has nothing to do, and nothing is orphaned.
+recovery in docs/changing.md converges, a following preview has nothing to do, and nothing is orphaned.
 
 The tests run in file order and share one stack."""
 
@@ -124,7 +124,7 @@ def test_after_the_cli_is_killed_mid_rollout_the_documented_recovery_converges(s
     # The lock of the killed run refuses the next one, naming `pulumi cancel`.
     locked = stack.pulumi("up", "--yes", "--skip-preview", check=False)
     assert locked.returncode != 0 and "pulumi cancel" in locked.stdout + locked.stderr, locked
-    # The README's recovery: cancel, refresh, up.
+    # The recovery docs/changing.md gives: cancel, refresh, up.
     stack.pulumi("cancel", "--yes")
     stack.pulumi("refresh", "--yes", "--skip-preview")
     stack.up()

@@ -3,7 +3,7 @@ by scripts/toolchain.sh, run on three layouts: the dev and local stacks (the fie
 examples/hardened (Pod Security `restricted`). The objects are those the component declares: the
 image by digest when pushed, as image.declare() gives it.
 
-Every finding that remains is a row of the README's table "What the linters still say", with the
+Every finding that remains is a row of the table in docs/security.md, "What the linters still say", with the
 reason it stays. The test fails on a finding not in the table, and on a row no linter raises any
 more, so the table stays exactly true."""
 
@@ -31,7 +31,7 @@ LAYOUTS = {
     "hardened": ROOT / "examples" / "hardened" / "Pulumi.hardened.yaml",
 }
 WORKLOADS = {"DaemonSet", "Deployment", "StatefulSet"}
-TABLE_HEADING = "### What the linters still say"
+TABLE_HEADING = "## What the linters still say"
 
 
 @dataclass(frozen=True, order=True)
@@ -115,8 +115,8 @@ def checkov(env: dict[str, str], cluster: Cluster, name: str, folder: Path) -> s
 
 
 def readme_table() -> list[tuple[str, str, list[str], str]]:
-    """The rows of the README's table: (linter, check, where, why)."""
-    text = (ROOT / "README.md").read_text()
+    """The rows of docs/security.md's table: (linter, check, where, why)."""
+    text = (ROOT / "docs" / "security.md").read_text()
     start = text.index(TABLE_HEADING)
     rows = []
     for line in text[start:].splitlines()[1:]:
@@ -131,7 +131,7 @@ def readme_table() -> list[tuple[str, str, list[str], str]]:
 
 
 def expected(clusters: dict[str, Cluster]) -> set[Finding]:
-    """The README's rows as findings. `where` lists `layout` (every ES workload of that layout)
+    """The table's rows as findings. `where` lists `layout` (every ES workload of that layout)
     or `layout:object` (one object, named without the cluster prefix)."""
     out = set()
     for linter, check, where, _why in readme_table():
@@ -144,7 +144,7 @@ def expected(clusters: dict[str, Cluster]) -> set[Finding]:
 
 def test_the_readme_table_gives_a_reason_for_every_row():
     rows = readme_table()
-    assert len(rows) >= 5, "the README's linter table was not found or lost its rows"
+    assert len(rows) >= 5, "docs/security.md's linter table was not found or lost its rows"
     for linter, check, where, why in rows:
         assert linter in ("kube-score", "checkov"), linter
         assert re.fullmatch(r"[A-Za-z0-9_-]+", check), check
@@ -161,8 +161,8 @@ def test_every_finding_is_in_the_readme_with_its_reason(linter, rendered, tool_e
     want = {f for f in expected({n: c for n, (c, _) in rendered.items()}) if f.linter == linter}
     new = sorted(actual - want)
     gone = sorted(want - actual)
-    assert not new, "findings not listed in the README (fix them, or add a row saying why they stay):\n" + "\n".join(map(str, new))
-    assert not gone, "README rows the linter no longer raises (remove them):\n" + "\n".join(map(str, gone))
+    assert not new, "findings not listed in docs/security.md (fix them, or add a row saying why they stay):\n" + "\n".join(map(str, new))
+    assert not gone, "docs/security.md rows the linter no longer raises (remove them):\n" + "\n".join(map(str, gone))
 
 
 def test_the_linters_do_flag_a_bad_object(tmp_path, tool_env):

@@ -21,7 +21,7 @@ Kubernetes' DNS would resolve it to), and ports are set with -E. Everything else
 its user, entrypoint, template, data paths and the component's env, is what a pod gets.
 
 ES_CLUSTER_E2E_ENGINES picks the engines: one per distribution in `make test`, all five in
-`make test-engines` (README, Tests)."""
+`make test-engines` (docs/tests.md)."""
 
 from __future__ import annotations
 

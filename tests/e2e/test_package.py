@@ -147,7 +147,7 @@ def test_up_builds_pushes_and_deploys_through_the_package(program: YamlProgram, 
         record = outputs.pop("es-cluster:search")
         assert outputs == {"url": "http://search-http.search.svc:9200", "workloads": {"all": "search-all"}}
         assert record["impact"]["firstDeploy"] is True and set(record["deployed"]["groups"]) == {"all"}
-        # The program exports the record as the README says, so the next preview compares with it.
+        # The program exports the record as docs/component.md says, so the next preview compares with it.
         assert "es-cluster: no change to the running cluster" in impact_messages(program.pulumi("preview", "--json").stdout)
         state = json.loads(program.pulumi("stack", "export").stdout)["deployment"]["resources"]
         [push] = [r for r in state if r["type"] == "docker:index/registryImage:RegistryImage"]

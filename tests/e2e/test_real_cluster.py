@@ -154,7 +154,7 @@ def test_a_green_cluster_of_every_pod_with_one_master_and_the_components_quorum(
 
 
 def test_mlockall_is_asked_for_and_does_not_take_effect_here_for_the_documented_reason(stack, kube, http):
-    """The README's Security section: the image turns `bootstrap.mlockall` on, but the lock
+    """docs/security.md: the image turns `bootstrap.mlockall` on, but the lock
     takes effect only under an unlimited memlock limit, which raising takes CAP_SYS_RESOURCE."""
     nodes = es(http, "/_nodes/process")["nodes"].values()
     assert len(nodes) == MASTERS + DATA + CLIENTS

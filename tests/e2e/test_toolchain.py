@@ -1,4 +1,4 @@
-"""scripts/toolchain.sh (README, Toolchain): a tool already built at its pin is reused without a
+"""scripts/toolchain.sh (docs/local-cluster.md, Toolchain): a tool already built at its pin is reused without a
 build, and a build that fails fails the script with Go's own error, without recording the tool
 as built, so the next run builds it again. Every tool is "built" here as a stub with its stamp, but
 for the one under test, and Go is cut off from the module proxy, so the real failure is Go's own

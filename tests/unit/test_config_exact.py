@@ -1,5 +1,5 @@
 """The words of parse errors, exactly: the key each problem names, the hint it gives and how it
-shows the value it got. Users read these to fix their stack files (README, What each failure
+shows the value it got. Users read these to fix their stack files (docs/errors.md, what each failure
 means); the mutation run of es_cluster.config found them unpinned."""
 
 from __future__ import annotations

@@ -221,9 +221,9 @@ def test_allow_disruptive_rejects_anything_else_by_key(seed_config, value):
     assert [k for k, _ in e.value.problems] == ["allowDisruptive"]
 
 
-def test_the_readme_examples_are_what_the_code_prints(cluster_of, deployed):
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme.split("## Changing a running cluster", 1)[1].split("\n## ", 1)[0]
+def test_the_documented_examples_are_what_the_code_prints(cluster_of, deployed):
+    page = (Path(__file__).resolve().parents[2] / "docs" / "changing.md").read_text()
+    section = page.split("# Changing a running cluster", 1)[1].split("\n## ", 1)[0]
     blocks = [" ".join(b.split()) for b in re.findall(r"```\n(.*?)```", section, re.S)]
 
     def five_masters(raw):
