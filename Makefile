@@ -43,7 +43,7 @@ test: venv lint ## everything CI runs: lint, unit, and end-to-end against a loca
 # The modern engines' e2e module runs one stack per distribution in `make test` (es8, opensearch);
 # this target runs it for all five (docs/tests.md).
 ENGINE_STACKS ?= es7,es8,es9,opensearch,opensearch3
-test-engines: venv ## every modern engine's e2e checks: ES 7.17, 8.19, 9.1, OpenSearch 2.19.4, 3.3.0 (some 6 minutes each)
+test-engines: venv ## every modern engine's e2e checks: ES 7.17, 8.19, 9.1, OpenSearch 2.19.4, 3.3.0 (minutes each: docs/tests.md)
 	scripts/toolchain.sh
 	ES_CLUSTER_E2E_ENGINES=$(ENGINE_STACKS) $(VENV)/bin/python -m pytest tests/e2e/test_modern_engines.py
 
@@ -70,7 +70,7 @@ mutation: venv ## mutation score of es_cluster/ and policy/ under the unit tests
 # CI's budgeted share of it, about 4 minutes on two cores: pod hardening, the quorum's model, the
 # image's tag and the policy pack (rules and wiring), with no survivor left unexplained.
 MUTATION_CI := es_cluster.security* es_cluster.model* es_cluster.image* policy.*
-mutation-ci: ## the mutation run CI makes: es_cluster.security, model, image and the policy pack (some 720 mutants)
+mutation-ci: ## the mutation run CI makes: es_cluster.security, model, image and the policy pack
 	$(MAKE) --no-print-directory mutation MUTANTS="$(MUTATION_CI)"
 
 toolchain: ## build the pinned Pulumi CLI, plugins and control plane into ~/.cache/es-cluster

@@ -161,10 +161,14 @@ def test_first_up_after_upgrading_from_the_dynamic_provider_swaps_the_build_clea
         "nodeGroups": {"all": {"roles": ["master", "data", "client"], "replicas": 1, "workload": "Deployment"}},
     }
     s = building_from_own_copy(make_stack("upgrade", config), docker_env)
-    # The old component, from git, against a fresh state.
-    current = s.dir / "es_cluster.current"
-    (s.dir / "es_cluster").rename(current)
-    archive = run(["git", "-C", str(ROOT), "archive", DYNAMIC_PROVIDER_COMMIT, "es_cluster"], env=docker_env, binary=True).stdout
+    # The old program, from git, against a fresh state: its component, its __main__.py and its
+    # Pulumi.yaml, as a user upgrades them together.
+    old_program = ["es_cluster", "__main__.py", "Pulumi.yaml"]
+    current = s.dir / "current"
+    current.mkdir()
+    for name in old_program:
+        (s.dir / name).rename(current / name)
+    archive = run(["git", "-C", str(ROOT), "archive", DYNAMIC_PROVIDER_COMMIT, *old_program], env=docker_env, binary=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(s.dir, filter="data")
     s.up()
@@ -178,7 +182,8 @@ def test_first_up_after_upgrading_from_the_dynamic_provider_swaps_the_build_clea
     # delete works (es_cluster.image keeps the class its state names).
     # The one config change: the local registry speaks plain HTTP, which RegistryImage is told.
     shutil.rmtree(s.dir / "es_cluster")
-    current.rename(s.dir / "es_cluster")
+    for name in old_program:
+        (current / name).replace(s.dir / name)
     config = s.config()
     config["image"]["insecureRegistry"] = True
     s.write_config(config)
