@@ -164,7 +164,9 @@ def read_stack_file(path: str | Path) -> tuple[dict[str, Any], list[str]]:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise StackFileError(f"{path}: {where}not valid YAML ({getattr(e, 'problem', None) or e})") from None
+        # A reader error (a control character) has no problem or mark, and its text two lines.
+        detail = getattr(e, "problem", None) or " ".join(str(e).split())
+        raise StackFileError(f"{path}: {where}not valid YAML ({detail})") from None
     except (OSError, UnicodeDecodeError) as e:
         raise StackFileError(f"{path}: cannot be read ({e})") from None
     if doc is None:

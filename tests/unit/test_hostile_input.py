@@ -5,7 +5,6 @@ more of the same at random."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,8 @@ import yaml
 from es_cluster import ConfigError, EsClusterArgs, ImageArgs, NodeGroupArgs, StorageArgs, parse_stack_config, validate
 from es_cluster.config import KubeconfigArgs
 from es_cluster.stack import StackFileError, config_from_file, near_miss_warnings
+
+from .render_cli import render_command
 
 ROOT = Path(__file__).resolve().parents[2]
 MASTER = {"roles": ["master", "data", "client"], "replicas": 1, "workload": "Deployment"}
@@ -206,13 +207,7 @@ def test_secrets_in_a_stack_file_are_placeholders_for_render(tmp_path):
 
 
 def run_render(project: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "es_cluster", "render", "--stack", "t", "--project-dir", str(project), *extra],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    return render_command("render", "--stack", "t", "--project-dir", str(project), *extra)
 
 
 def test_render_of_a_broken_file_is_one_error_line_naming_it(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pulumi
+import pulumi_kubernetes as k8s
 import pytest
 from pulumi.provider.experimental.component import ComponentProvider
 
@@ -185,3 +186,36 @@ def test_the_package_class_declares_what_stack_config_declares():
 def _group_and_cluster(inputs):
     cluster = validate(parse_stack_config(stack_config_from_inputs(inputs)))
     return cluster.groups[0], cluster
+
+
+@pulumi.runtime.test
+def test_an_output_at_the_top_or_inside_a_list_is_named_by_its_full_key():
+    with pytest.raises(ConfigError) as e:
+        stack_config_from_inputs(
+            {
+                "cluster_name": pulumi.Output.from_input("logs"),
+                "node_groups": {"master": {"roles": ["master"], "tolerations": [{"key": pulumi.Output.from_input("x")}]}},
+            }
+        )
+    assert [key for key, _ in e.value.problems] == ["clusterName", "nodeGroups.master.tolerations[0].key"]
+
+
+def test_a_group_name_is_never_renamed_even_when_it_spells_a_field():
+    out = stack_config_from_inputs({"node_groups": {"heap_size": {"roles": ["master"], "heap_size": "1g"}}})
+    assert out == {"nodeGroups": {"heap_size": {"roles": ["master"], "heapSize": "1g"}}}
+
+
+@pulumi.runtime.test
+def test_the_package_class_passes_its_options_to_the_component():
+    """A program's provider reaches every object the component declares."""
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, preview=False)
+    provider = k8s.Provider("target")
+    inputs = {"image": {"reference": REF}, "node_groups": {"all": {"roles": ["master", "data", "client"], "replicas": 1.0}}}
+    es = EsCluster("logs", inputs, pulumi.ResourceOptions(providers=[provider]))
+
+    def check(_):
+        kube = [r for r in mocks.resources if r.typ.startswith("kubernetes:") and not r.typ.startswith("pulumi:providers")]
+        assert kube and all("::target::" in (r.provider or "") for r in kube), [(r.typ, r.provider) for r in kube]
+
+    return settled(es, es.workloads).apply(check)

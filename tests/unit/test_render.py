@@ -11,6 +11,12 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from es_cluster import parse_stack_config, validate
+from es_cluster.image import build_tag
+from es_cluster.stack import config_from_file
+
+from .render_cli import render_command
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S_VERSIONS = ["1.33.0", "1.34.0", "1.35.0"]
 VARIANTS = {
@@ -38,13 +44,7 @@ config:
 
 
 def run_render(project_dir: Path, stack: str, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "es_cluster", "render", "--stack", stack, "--project-dir", str(project_dir), "-o", str(out)],
-        check=False,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    return render_command("render", "--stack", stack, "--project-dir", str(project_dir), "-o", str(out))
 
 
 def load_dir(out: Path) -> list[dict]:
@@ -115,3 +115,23 @@ def test_render_reports_a_missing_stack_file(tmp_path):
     proc = run_render(tmp_path, "nope", tmp_path / "out")
     assert proc.returncode == 2
     assert "no stack config" in proc.stderr
+
+
+def test_python_dash_m_es_cluster_render_is_the_entry_point(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "es_cluster", "render", "--stack", "dev", "-o", str(tmp_path / "out")],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0 and proc.stdout == f"wrote 13 objects to {tmp_path / 'out'}/\n", proc.stdout + proc.stderr
+
+
+def test_rendered_pods_name_the_image_by_its_content_tag(rendered):
+    """Only a push yields a digest: render shows the tag `up` would build under."""
+    cluster = validate(parse_stack_config(config_from_file(ROOT / "Pulumi.dev.yaml")))
+    images = {
+        c["image"] for m in rendered["dev"] if m["kind"] in ("DaemonSet", "Deployment") for c in m["spec"]["template"]["spec"]["containers"]
+    }
+    assert images == {f"{cluster.image.repository}:{build_tag(cluster.image)}"}
