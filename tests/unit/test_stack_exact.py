@@ -57,7 +57,10 @@ def write(tmp_path: Path, text: str) -> Path:
             "line 2: 'yes' means something else to the Pulumi CLI (YAML 1.2) than to YAML 1.1; write true/false or a plain number, or quote it",
         ),
         ("config:\n  es-cluster:nodeGroups: [\n", "line 3: not valid YAML (expected the node content, but found '<stream end>')"),
-        ("config:\x07\n", "not valid YAML (unacceptable character #x0007: special characters are not allowed in \"<unicode string>\", position 7)"),
+        (
+            "config:\x07\n",
+            'not valid YAML (unacceptable character #x0007: special characters are not allowed in "<unicode string>", position 7)',
+        ),
     ],
 )
 def test_each_stack_file_problem_is_one_line_naming_file_and_line(tmp_path, text, message):
