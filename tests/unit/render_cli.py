@@ -13,5 +13,8 @@ from es_cluster.render import main
 def render_command(*args: str) -> subprocess.CompletedProcess:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(args))
+        try:
+            code = main(list(args))
+        except SystemExit as e:  # argparse: --help, or a usage error
+            code = e.code
     return subprocess.CompletedProcess(["python", "-m", "es_cluster", "render", *args], code, out.getvalue(), err.getvalue())

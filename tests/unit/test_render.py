@@ -13,6 +13,7 @@ import yaml
 
 from es_cluster import parse_stack_config, validate
 from es_cluster.image import build_tag
+from es_cluster.render import render, write
 from es_cluster.stack import config_from_file
 
 from .render_cli import render_command
@@ -135,3 +136,49 @@ def test_rendered_pods_name_the_image_by_its_content_tag(rendered):
         c["image"] for m in rendered["dev"] if m["kind"] in ("DaemonSet", "Deployment") for c in m["spec"]["template"]["spec"]["containers"]
     }
     assert images == {f"{cluster.image.repository}:{build_tag(cluster.image)}"}
+
+
+def test_the_help_names_the_command_its_purpose_and_each_option(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    top = render_command("--help")
+    assert top.returncode == 0 and top.stdout.startswith("usage: python -m es_cluster [-h] {render} ...\n"), top.stdout
+    assert "Render a stack's Kubernetes objects to YAML without the engine" in top.stdout
+    assert "write the objects a stack would declare as Kubernetes YAML" in top.stdout
+    sub = render_command("render", "--help")
+    assert sub.stdout.startswith("usage: python -m es_cluster render [-h] [--stack STACK] [--project-dir PROJECT_DIR] [-o OUT]\n")
+    for line in (
+        "--stack STACK         stack name: reads Pulumi.<stack>.yaml (default: dev)",
+        "--project-dir PROJECT_DIR\n                        folder holding Pulumi.<stack>.yaml",
+        "-o OUT, --out OUT     output folder (default: out/)",
+    ):
+        assert line in sub.stdout, sub.stdout
+
+
+def test_a_missing_command_is_a_usage_error():
+    proc = render_command()
+    assert proc.returncode == 2 and "error: the following arguments are required: command" in proc.stderr, proc.stderr
+
+
+def test_the_defaults_are_the_dev_stack_of_this_folder_into_out(tmp_path, monkeypatch):
+    (tmp_path / "Pulumi.dev.yaml").write_text((ROOT / "Pulumi.dev.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    proc = render_command("render")
+    assert proc.returncode == 0 and proc.stdout == "wrote 13 objects to out/\n", proc.stdout + proc.stderr
+    assert len(list((tmp_path / "out").glob("*.yaml"))) == 13
+
+
+def test_render_makes_the_output_folder_and_its_parents_and_keeps_each_objects_key_order(tmp_path):
+    out = tmp_path / "a" / "b"
+    assert run_render(ROOT, "dev", out).returncode == 0
+    cluster = validate(parse_stack_config(config_from_file(ROOT / "Pulumi.dev.yaml")))
+    manifests = render(cluster)
+    files = sorted(out.iterdir())
+    assert [f.read_text() for f in files] == [yaml.safe_dump(m, sort_keys=False) for m in manifests]
+    assert write(manifests, tmp_path / "again") == sorted((tmp_path / "again").iterdir())
+
+
+def test_a_folder_that_cannot_be_made_is_one_error_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "out"
+    proc = run_render(ROOT, "dev", out)
+    assert proc.returncode == 2 and proc.stderr == f"error: cannot write to {out}: Not a directory\n", proc.stderr
