@@ -143,7 +143,7 @@ def test_the_help_names_the_command_its_purpose_and_each_option(monkeypatch):
     top = render_command("--help")
     assert top.returncode == 0 and top.stdout.startswith("usage: python -m es_cluster [-h] {render} ...\n"), top.stdout
     assert "Render a stack's Kubernetes objects to YAML without the engine" in top.stdout
-    assert "write the objects a stack would declare as Kubernetes YAML" in top.stdout
+    assert "\n    render    write the objects a stack would declare as Kubernetes YAML\n" in top.stdout, top.stdout
     sub = render_command("render", "--help")
     assert sub.stdout.startswith("usage: python -m es_cluster render [-h] [--stack STACK] [--project-dir PROJECT_DIR] [-o OUT]\n")
     for line in (
