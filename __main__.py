@@ -21,3 +21,7 @@ pulumi.export("transportService", es.transport_service)
 pulumi.export("httpUrl", es.http_url)
 pulumi.export("imageRef", es.image_ref)
 pulumi.export("workloads", es.workloads)
+if cluster.security.enabled:
+    # `pulumi stack output --show-secrets elasticPassword`; caCertificate verifies the nodes.
+    pulumi.export("elasticPassword", es.elastic_password)
+    pulumi.export("caCertificate", es.ca_certificate)

@@ -11,6 +11,7 @@ from pulumi.runtime import known_types
 
 from . import impact, specs
 from .config import EsClusterArgs, validate
+from .credentials import Credentials
 from .image import identity as image_identity
 from .image import image_ref as declare_image
 from .model import Cluster
@@ -20,6 +21,7 @@ COMPONENT_TYPE = "es-cluster:index:EsCluster"
 _RESOURCE_CLASSES: dict[str, Any] = {
     "Namespace": k8s.core.v1.Namespace,
     "ConfigMap": k8s.core.v1.ConfigMap,
+    "Secret": k8s.core.v1.Secret,
     "ServiceAccount": k8s.core.v1.ServiceAccount,
     "Role": k8s.rbac.v1.Role,
     "RoleBinding": k8s.rbac.v1.RoleBinding,
@@ -35,8 +37,8 @@ _WORKLOADS = {"DaemonSet", "Deployment", "StatefulSet"}
 
 def _resource_args(manifest: dict[str, Any]) -> dict[str, Any]:
     """A manifest's top-level fields as the SDK's keyword arguments (roleRef -> role_ref)."""
-    names = {"roleRef": "role_ref"}
-    return {names.get(k, k): v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
+    fields = {"roleRef": "role_ref", "stringData": "string_data"}
+    return {fields.get(k, k): v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
 
 
 def _scheduled(status: Any) -> int | None:
@@ -65,7 +67,8 @@ class EsCluster(pulumi.ComponentResource):
     disruption budget per node group.
 
     Outputs: namespace, http_service, transport_service, http_url, image_ref, workloads
-    (group name -> workload name), impact (what this deploy does to the running cluster), record
+    (group name -> workload name), elastic_password (a secret) and ca_certificate when security
+    is on (None otherwise; the CA is None too with a Secret of the user's), impact (what this deploy does to the running cluster), record
     (the deployed cluster and the impact, which the stack output `es-cluster:<name>` holds for
     the next preview to compare with).
     """
@@ -76,6 +79,8 @@ class EsCluster(pulumi.ComponentResource):
     http_url: pulumi.Output[str]
     image_ref: pulumi.Output[str]
     workloads: pulumi.Output[dict[str, str]]
+    elastic_password: pulumi.Output[str]
+    ca_certificate: pulumi.Output[str]
     impact: pulumi.Output[dict[str, Any]]
     record: pulumi.Output[dict[str, Any]]
 
@@ -127,6 +132,19 @@ class EsCluster(pulumi.ComponentResource):
 
         created: dict[str, pulumi.Resource] = {}
 
+        # The CA, the node certificate and the superuser's password: made once, Pulumi secrets.
+        credentials: dict[str, Any] | None = None
+        if cluster.security.enabled:
+            made = Credentials(
+                f"{name}-credentials",
+                cluster_name=cluster.name,
+                dns_names=specs.certificate_dns_names(cluster),
+                issue_certificates=cluster.security.certificate_secret is None,
+                password=cluster.security.password,
+                opts=child,
+            )
+            credentials = {k: getattr(made, k) for k in specs.CREDENTIALS}
+
         def declare(
             manifest: dict[str, Any], depends_on: pulumi.Input[list[pulumi.Resource]], timeout: str | None = None
         ) -> pulumi.Resource:
@@ -149,7 +167,7 @@ class EsCluster(pulumi.ComponentResource):
         # The first masters' names while the cluster first forms (a first deploy: no record of an
         # earlier one), and none after it, so no later start of a master can bootstrap again.
         initial = verdict.apply(lambda result: ",".join(specs.initial_masters(cluster)) if result.first_deploy else "")
-        for manifest in specs.cluster_manifests(cluster, initial):
+        for manifest in specs.cluster_manifests(cluster, initial, credentials):
             resource = declare(manifest, gate.apply(lambda g, deps=list(namespace_deps): g + deps))
             if manifest["kind"] == "Namespace":
                 namespace_deps.append(resource)
@@ -182,6 +200,9 @@ class EsCluster(pulumi.ComponentResource):
         self.http_url = pulumi.Output.from_input(specs.http_url(cluster))
         self.image_ref = pulumi.Output.from_input(image_ref)
         self.workloads = pulumi.Output.from_input({g.name: specs.workload_name(cluster, g) for g in cluster.groups})
+        self.elastic_password = pulumi.Output.secret(credentials["password"]) if credentials else pulumi.Output.from_input(None)
+        issued = credentials is not None and cluster.security.certificate_secret is None
+        self.ca_certificate = credentials["ca_crt"] if issued else pulumi.Output.from_input(None)
         self.impact = verdict.apply(lambda result: result.output())
         self.resources = created
         # The record resolves only once every object is in place, so after a failed `up` the
@@ -202,6 +223,8 @@ class EsCluster(pulumi.ComponentResource):
                 "http_url": self.http_url,
                 "image_ref": self.image_ref,
                 "workloads": self.workloads,
+                "elastic_password": self.elastic_password,
+                "ca_certificate": self.ca_certificate,
                 "impact": self.impact,
                 "record": self.record,
             }

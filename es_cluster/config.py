@@ -15,7 +15,7 @@ from typing import Any
 
 from . import constants as c
 from . import engines, impact, k8s, security
-from .model import Cluster, Engine, Image, NetworkPolicy, NodeGroup, Storage, master_quorum
+from .model import Cluster, Engine, Image, NetworkPolicy, NodeGroup, Security, Storage, master_quorum
 
 # The field report's image build context inside the package (image_context links to the
 # repository's image/ and is copied into wheels); each engine profile names its own.
@@ -115,6 +115,16 @@ class EngineArgs:
 
 
 @dataclass(frozen=True)
+class SecurityArgs:
+    """TLS and authentication (Elasticsearch 7+): on by default where the engine has them."""
+
+    enabled: bool | None = None  # None: on for every engine that has it (docs/security.md)
+    http_tls: bool = True  # HTTPS on 9200; transport TLS is on whenever security is
+    password: str | None = None  # the elastic user's; kept as a Pulumi secret; None: generated once
+    certificate_secret: str | None = None  # a Secret with ca.crt, tls.crt, tls.key; None: the component's CA
+
+
+@dataclass(frozen=True)
 class EsClusterArgs:
     """Everything `EsCluster` needs; the same settings as the stack config, in snake_case."""
 
@@ -131,6 +141,7 @@ class EsClusterArgs:
     pod_security: str | None = None  # the Pod Security level to enforce; None: the lowest the layout needs
     network_policy: NetworkPolicyArgs | None = None  # None: enabled, HTTP from anywhere
     engine: EngineArgs = field(default_factory=EngineArgs)
+    security: SecurityArgs | None = None  # None: the engine's default (on for Elasticsearch 7+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,6 +160,7 @@ _TOP_KEYS = {
     "podSecurity": "pod_security",
     "networkPolicy": "network_policy",
     "engine": "engine",
+    "security": "security",
 }
 _IMAGE_KEYS = {
     "repository": "repository",
@@ -183,10 +195,11 @@ _ENGINE_KEYS = {
     "allowMmap": "allow_mmap",
     "initialMasterNodes": "initial_master_nodes",
 }
+_SECURITY_KEYS = {"enabled": "enabled", "httpTls": "http_tls", "password": "password", "certificateSecret": "certificate_secret"}
 # Python field name -> stack config key, for inputs that arrive in snake_case (es_cluster.package).
 CONFIG_KEY_OF_FIELD = {
     field: key
-    for keys in (_TOP_KEYS, _IMAGE_KEYS, _GROUP_KEYS, _STORAGE_KEYS, _KUBECONFIG_KEYS, _NETWORK_POLICY_KEYS, _ENGINE_KEYS)
+    for keys in (_TOP_KEYS, _IMAGE_KEYS, _GROUP_KEYS, _STORAGE_KEYS, _KUBECONFIG_KEYS, _NETWORK_POLICY_KEYS, _ENGINE_KEYS, _SECURITY_KEYS)
     for key, field in keys.items()
 }
 
@@ -220,9 +233,9 @@ def _pick(raw: Any, key: str, names: Mapping[str, str], problems: _Problems) -> 
 
 # Fields whose values `pulumi config set --path` may store as strings ("3", "true").
 _INT_FIELDS = {"replicas", "max_unavailable"}
-_BOOL_FIELDS = {"push", "create_namespace", "insecure_registry", "allow_disruptive", "enabled", "allow_mmap"}
+_BOOL_FIELDS = {"push", "create_namespace", "insecure_registry", "allow_disruptive", "enabled", "allow_mmap", "http_tls"}
 # Object-valued fields the CLI hands over as "" when the stack file says null.
-_NULLABLE_OBJECTS = {"kubeconfig", "storage", "network_policy", "engine"}
+_NULLABLE_OBJECTS = {"kubeconfig", "storage", "network_policy", "engine", "security"}
 
 
 def _coerce_scalar(name: str, v: Any) -> Any:
@@ -259,6 +272,8 @@ def parse_stack_config(raw: Mapping[str, Any]) -> EsClusterArgs:
         top["engine"] = EngineArgs(**_pick(top["engine"], "engine", _ENGINE_KEYS, problems))
     else:
         top.pop("engine", None)  # null: the default engine
+    if top.get("security") is not None:
+        top["security"] = SecurityArgs(**_pick(top["security"], "security", _SECURITY_KEYS, problems))
     if top.get("network_policy") is not None:
         top["network_policy"] = NetworkPolicyArgs(**_pick(top["network_policy"], "networkPolicy", _NETWORK_POLICY_KEYS, problems))
     groups_raw = top.get("node_groups")
@@ -363,6 +378,7 @@ def validate(args: EsClusterArgs) -> Cluster:
             _check_bootstrap_names(groups, engine, problems)
 
     network_policy = _validate_network_policy(args.network_policy, problems)
+    security_ = _validate_security(args.security, profile, engine, problems, warnings)
     level = _pod_security_level(args.pod_security, groups, kubeconfig, problems)
 
     if problems:
@@ -379,6 +395,7 @@ def validate(args: EsClusterArgs) -> Cluster:
         pod_security_level=level,
         network_policy=network_policy,
         engine=engine,
+        security=security_,
         groups=tuple(groups),
         warnings=tuple(warnings),
     )
@@ -474,6 +491,62 @@ def _validate_network_policy(a: Any, problems: _Problems) -> NetworkPolicy | Non
         for field_name, why in k8s.network_policy_peer(peer):
             problems.add(f"networkPolicy.httpFrom[{i}]" + (f".{field_name}" if field_name else ""), why)
     return NetworkPolicy(http_from=tuple(a.http_from)) if a.enabled else None
+
+
+# bcrypt reads at most 72 bytes of a password; Elasticsearch asks for at least 6 characters.
+PASSWORD_BYTES = (8, 72)
+
+
+def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, problems: _Problems, warnings: list[str]) -> Security:
+    """TLS and the superuser: on by default where the engine's profile has them; settings
+    beside security.enabled only while it is on."""
+    if a is None:
+        a = SecurityArgs()
+    if not isinstance(a, SecurityArgs):
+        problems.add("security", f"must be null or an object with enabled, httpTls, password and certificateSecret, got {_show(a)}")
+        return Security()
+    before = len(problems)
+    if a.enabled is not None:
+        _check_bool(a.enabled, "security.enabled", problems)
+    _check_bool(a.http_tls, "security.httpTls", problems)
+    if profile is None or len(problems) > before:
+        return Security()
+    enabled = profile.security_supported if a.enabled is None else a.enabled is True
+    if enabled and not profile.security_supported:
+        problems.add("security.enabled", f"{engine}: {profile.security_missing}")
+        return Security()
+    if not enabled:
+        for key, value in (
+            ("httpTls", a.http_tls is not True),
+            ("password", a.password is not None),
+            ("certificateSecret", a.certificate_secret is not None),
+        ):
+            if value:
+                problems.add(f"security.{key}", "has no effect while security is off (security.enabled false): remove it")
+        return Security()
+    password = None
+    if a.password is not None:
+        size = len(a.password.encode()) if isinstance(a.password, str) else -1
+        if not PASSWORD_BYTES[0] <= size <= PASSWORD_BYTES[1] or not a.password.isprintable():
+            # Never shown: it is a secret.
+            problems.add(
+                "security.password",
+                f"must be {PASSWORD_BYTES[0]} to {PASSWORD_BYTES[1]} bytes of printable characters (bcrypt reads no further); "
+                "set it with `pulumi config set --secret --path es-cluster:security.password`",
+            )
+        else:
+            password = a.password
+    secret_name = None
+    if a.certificate_secret is not None and _check(
+        k8s.dns1123_subdomain(a.certificate_secret), "security.certificateSecret", a.certificate_secret, problems, what="Secret name"
+    ):
+        secret_name = a.certificate_secret
+    if a.http_tls is False:
+        warnings.append(
+            "security.httpTls: false leaves HTTP on 9200 in plaintext: the elastic user's password and every document "
+            "cross the network readable. Keep it on unless a proxy in front of the HTTP Service terminates TLS."
+        )
+    return Security(enabled=True, http_tls=a.http_tls is not False, password=password, certificate_secret=secret_name)
 
 
 def _pod_security_level(asked: Any, groups: list[NodeGroup], kubeconfig: str | None, problems: _Problems) -> str:

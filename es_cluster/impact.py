@@ -59,6 +59,8 @@ def record(cluster: Cluster, image: str) -> dict[str, Any]:
         "clusterName": cluster.name,
         "namespace": cluster.namespace,
         "engine": {"distribution": cluster.engine.distribution, "version": cluster.engine.version},
+        # Records from before security existed: off.
+        "security": {"enabled": cluster.security.enabled},
         "groups": {g.name: _group_record(g, cluster, image) for g in cluster.groups},
     }
 
@@ -283,6 +285,9 @@ def compare(before: Mapping[str, Any] | None, cluster: Cluster, image: str, allo
     engine_change, refusal = engine_upgrade(before.get("engine") or FIELD_REPORT_ENGINE, cluster.engine)
     if refusal is not None:
         disruptions.insert(0, refusal)
+    was_secured = bool((before.get("security") or {}).get("enabled"))
+    if was_secured != cluster.security.enabled and masters_before:
+        disruptions.insert(0, security_switch(was_secured, masters_before))
 
     # Groups are listed, and roll, data first and masters last (by name within each class): the
     # CLI hands the config over with its keys sorted, so the config's order is not the user's.
@@ -323,6 +328,20 @@ def engine_upgrade(before: Mapping[str, Any], after: Engine) -> tuple[tuple[str,
     if why is None:
         return change, None
     return change, Disruption(ENGINE_CHANGE, (key,), f"{change[0]} -> {change[1]}: {why}.", overridable=False)
+
+
+def security_switch(was_secured: bool, masters: int) -> Disruption:
+    """Turning transport TLS on or off in a running cluster: nodes on either side of the switch
+    cannot talk, so a rolling restart splits the cluster until its last node has restarted."""
+    to = "off" if was_secured else "on"
+    return Disruption(
+        QUORUM_LOSS,
+        ("security.enabled",),
+        f"turns security {to} in a running cluster. A node with TLS on transport and a node without cannot talk, so "
+        f"a rolling restart splits the cluster: once half of its {masters} master-eligible nodes have restarted, neither "
+        "side has a quorum and no master is elected until the last node has restarted. Keep security.enabled "
+        f"{'true' if was_secured else 'false'} to leave the running cluster as it is, or take it down for the switch.",
+    )
 
 
 def _data_scale_down(name: str, key: str, old: int, new: int) -> Disruption:

@@ -105,6 +105,22 @@ class Engine:
 
 
 @dataclass(frozen=True)
+class Security:
+    """TLS on transport and HTTP, and the superuser `elastic` in the file realm (7+).
+
+    The certificates and the password come from the credentials resource (credentials.py):
+    issued and generated once, kept as Pulumi secrets; or the user's own."""
+
+    enabled: bool = False
+    # HTTPS on 9200; transport TLS is on whenever security is (the engines require it).
+    http_tls: bool = True
+    # The superuser's password from stack config (a Pulumi secret); None: generated once.
+    password: str | None = field(default=None, repr=False)
+    # A Secret of the user's holding ca.crt, tls.crt and tls.key; None: the component's own CA.
+    certificate_secret: str | None = None
+
+
+@dataclass(frozen=True)
 class Cluster:
     name: str
     namespace: str
@@ -120,6 +136,7 @@ class Cluster:
     pod_security_level: str = "privileged"
     network_policy: NetworkPolicy | None = NetworkPolicy()
     engine: Engine = Engine()
+    security: Security = Security()
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property

@@ -29,7 +29,8 @@ def discovery_role_name(cluster: Cluster) -> str:
 
 
 def http_url(cluster: Cluster) -> str:
-    return f"http://{http_service_name(cluster)}.{cluster.namespace}.svc:{c.HTTP_PORT}"
+    scheme = "https" if cluster.security.enabled and cluster.security.http_tls else "http"
+    return f"{scheme}://{http_service_name(cluster)}.{cluster.namespace}.svc:{c.HTTP_PORT}"
 
 
 def cluster_labels(cluster: Cluster) -> dict[str, str]:
@@ -68,3 +69,35 @@ def transport_service_dns(cluster: Cluster) -> str:
 
 def bootstrap_config_map_name(cluster: Cluster) -> str:
     return f"{cluster.name}-bootstrap"
+
+
+def certificate_secret_name(cluster: Cluster) -> str:
+    """The Secret with ca.crt, tls.crt and tls.key the nodes mount: the user's, or the one the
+    component fills from its own CA."""
+    return cluster.security.certificate_secret or f"{cluster.name}-certs"
+
+
+def file_realm_secret_name(cluster: Cluster) -> str:
+    """The file realm's users and users_roles files (a bcrypt hash, never the password)."""
+    return f"{cluster.name}-file-realm"
+
+
+def elastic_user_secret_name(cluster: Cluster) -> str:
+    """The superuser's password, for clients in the cluster (key: the user's name, as in ECK)."""
+    return f"{cluster.name}-elastic-user"
+
+
+def certificate_dns_names(cluster: Cluster) -> list[str]:
+    """The names the node certificate carries: the HTTP Service's, every form a client in the
+    cluster may use; the transport Service's, and each pod's under it (a StatefulSet's pods are
+    <pod>.<transport Service>); localhost, for a port-forward."""
+    names = []
+    for service in (http_service_name(cluster), transport_service_name(cluster)):
+        names += [
+            service,
+            f"{service}.{cluster.namespace}",
+            f"{service}.{cluster.namespace}.svc",
+            f"{service}.{cluster.namespace}.svc.cluster.local",
+        ]
+    transport = f"{transport_service_name(cluster)}.{cluster.namespace}.svc"
+    return [*names, f"*.{transport}", f"*.{transport}.cluster.local", "localhost"]

@@ -89,6 +89,17 @@ class Engine(TypedDict, total=False):
     """7+ with DaemonSet masters: the names of the nodes they run on, for the first bootstrap."""
 
 
+class Security(TypedDict, total=False):
+    enabled: bool
+    """TLS on transport and HTTP and the elastic user; default: on for Elasticsearch 7+."""
+    http_tls: bool
+    """HTTPS on 9200 (default true)."""
+    password: str
+    """The elastic user's password, 8 to 72 bytes; unset: generated once."""
+    certificate_secret: str
+    """A Secret with ca.crt, tls.crt and tls.key; unset: the component's own CA."""
+
+
 class Kubeconfig(TypedDict):
     host_path: str
     """The kubelet's kubeconfig on the node, mounted read-only at /kubeconfig."""
@@ -119,6 +130,8 @@ class EsClusterInputs(TypedDict, total=False):
     """Ingress to the ES pods: transport only from the cluster's own pods, HTTP from httpFrom."""
     engine: Engine
     """Which Elasticsearch: the field report's 2.3.4 by default, or 7+ / OpenSearch."""
+    security: Security
+    """TLS and authentication: on by default for Elasticsearch 7+."""
 
 
 # nodeGroups' keys are group names (kept), its values node groups (renamed as objects);
@@ -186,6 +199,10 @@ class EsCluster(component.EsCluster):
     """The image every pod runs, by digest when pushed."""
     workloads: pulumi.Output[dict[str, str]]
     """Group name -> workload name."""
+    elastic_password: pulumi.Output[str]
+    """The elastic user's password (a secret), when security is on."""
+    ca_certificate: pulumi.Output[str]
+    """The cluster's CA certificate (PEM), when security is on and the component issued it."""
     impact: pulumi.Output[dict[str, Any]]
     """What this deploy does to the running cluster: quorum, each group's change, roll order."""
     record: pulumi.Output[dict[str, Any]]

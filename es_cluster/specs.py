@@ -14,8 +14,12 @@ from . import engines, security
 from .model import Cluster, NodeGroup
 from .names import (  # noqa: F401 (re-exported: the builders' names, as callers know them)
     bootstrap_config_map_name,
+    certificate_dns_names,
+    certificate_secret_name,
     cluster_labels,
     discovery_role_name,
+    elastic_user_secret_name,
+    file_realm_secret_name,
     http_service_name,
     http_url,
     pod_labels,
@@ -32,6 +36,12 @@ Manifest = dict[str, Any]
 STORAGE_VOLUME = "storage"
 KUBECONFIG_VOLUME = "kubeconfig"
 BOOTSTRAP_VOLUME = "bootstrap"
+CERTS_VOLUME = "certs"
+FILE_REALM_VOLUME = "file-realm"
+# What a render shows where `up` puts a credential (the credentials resource's outputs): a
+# render never holds a key or a password.
+CREDENTIALS = ("ca_crt", "tls_crt", "tls_key", "password", "users")
+CREDENTIAL_PLACEHOLDER = "(made by pulumi up)"
 ES_CONTAINER = "elasticsearch"
 
 
@@ -123,6 +133,48 @@ def transport_service(cluster: Cluster) -> Manifest:
     }
 
 
+def certificate_secret(cluster: Cluster, credentials: Any) -> Manifest:
+    """The CA and the node certificate from the component's own CA, as cert-manager lays out
+    a Secret (kubernetes.io/tls with ca.crt beside), so a user's own Secret looks the same."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(cluster, certificate_secret_name(cluster)),
+        "type": "kubernetes.io/tls",
+        "stringData": {"ca.crt": credentials["ca_crt"], "tls.crt": credentials["tls_crt"], "tls.key": credentials["tls_key"]},
+    }
+
+
+def file_realm_secret(cluster: Cluster, credentials: Any) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(cluster, file_realm_secret_name(cluster)),
+        "type": "Opaque",
+        # users holds the password's bcrypt hash; users_roles gives the user its role.
+        "stringData": {"users": credentials["users"], "users_roles": f"{c.SUPERUSER_ROLE}:{c.SUPERUSER}\n"},
+    }
+
+
+def elastic_user_secret(cluster: Cluster, credentials: Any) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(cluster, elastic_user_secret_name(cluster)),
+        "type": "Opaque",
+        "stringData": {c.SUPERUSER: credentials["password"]},
+    }
+
+
+def security_manifests(cluster: Cluster, credentials: Any) -> list[Manifest]:
+    """The Secrets a secured cluster's pods and clients read; `credentials` maps CREDENTIALS
+    to values (the credentials resource's outputs, or the placeholders of a render)."""
+    if not cluster.security.enabled:
+        return []
+    out = [] if cluster.security.certificate_secret else [certificate_secret(cluster, credentials)]
+    return [*out, file_realm_secret(cluster, credentials), elastic_user_secret(cluster, credentials)]
+
+
 # --- per node group -----------------------------------------------------------------------------
 
 
@@ -132,7 +184,7 @@ def pod_env(group: NodeGroup, cluster: Cluster) -> list[Manifest]:
 
 
 def probes(group: NodeGroup, cluster: Cluster) -> Manifest:
-    return engines.profile(cluster.engine).probes(group)
+    return engines.profile(cluster.engine).probes(group, cluster)
 
 
 def initial_masters(cluster: Cluster) -> list[str]:
@@ -168,6 +220,10 @@ def es_container(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
         mounts.append({"name": KUBECONFIG_VOLUME, "mountPath": c.KUBECONFIG_MOUNT_PATH, "readOnly": True})
     if _reads_bootstrap(group, cluster):
         mounts.append({"name": BOOTSTRAP_VOLUME, "mountPath": c.BOOTSTRAP_MOUNT_PATH, "readOnly": True})
+    if cluster.security.enabled:
+        config = engines.profile(cluster.engine).config_path
+        mounts.append({"name": CERTS_VOLUME, "mountPath": f"{config}/{c.CERTS_DIR}", "readOnly": True})
+        mounts.append({"name": FILE_REALM_VOLUME, "mountPath": f"{config}/{c.FILE_REALM_DIR}", "readOnly": True})
     return {
         "name": ES_CONTAINER,
         "image": image,
@@ -197,6 +253,11 @@ def pod_volumes(group: NodeGroup, cluster: Cluster) -> list[Manifest]:
     if _reads_bootstrap(group, cluster):
         # The whole ConfigMap as a folder (never subPath), so its emptying reaches running pods.
         volumes.append({"name": BOOTSTRAP_VOLUME, "configMap": {"name": bootstrap_config_map_name(cluster)}})
+    if cluster.security.enabled:
+        # Whole Secrets as folders (never subPath): renewed certificates and a changed password
+        # reach running nodes, and the engine reloads both without a restart.
+        volumes.append({"name": CERTS_VOLUME, "secret": {"secretName": certificate_secret_name(cluster)}})
+        volumes.append({"name": FILE_REALM_VOLUME, "secret": {"secretName": file_realm_secret_name(cluster)}})
     return volumes
 
 
@@ -340,10 +401,11 @@ def network_policy(cluster: Cluster) -> Manifest:
     }
 
 
-def cluster_manifests(cluster: Cluster, initial: Any = None) -> list[Manifest]:
+def cluster_manifests(cluster: Cluster, initial: Any = None, credentials: Any = None) -> list[Manifest]:
     """The objects every group's pods need, each after the objects it needs. `initial`: what
     the bootstrap ConfigMap lists (engines that bootstrap): by default the first masters, as on
-    a first deploy; the component passes "" once the cluster has formed."""
+    a first deploy; the component passes "" once the cluster has formed. `credentials`: the
+    values of CREDENTIALS for a secured cluster's Secrets; by default the placeholders."""
     out: list[Manifest] = []
     if cluster.create_namespace:
         out.append(namespace(cluster))
@@ -353,6 +415,7 @@ def cluster_manifests(cluster: Cluster, initial: Any = None) -> list[Manifest]:
         out += [discovery_role(cluster), discovery_role_binding(cluster)]
     if profile.bootstraps:
         out.append(bootstrap_config_map(cluster, ",".join(initial_masters(cluster)) if initial is None else initial))
+    out += security_manifests(cluster, credentials if credentials is not None else dict.fromkeys(CREDENTIALS, CREDENTIAL_PLACEHOLDER))
     out += [
         transport_service(cluster),
         http_service(cluster),

@@ -17,4 +17,8 @@ PROFILE = Zen2(
     role_names=(("master", "cluster_manager"), ("data", "data")),
     upgrade_from=((3, (2, 19, 0)),),
     base_repository="opensearchproject/opensearch",
+    security_missing=(
+        "es-cluster does not deploy OpenSearch's security plugin yet (docs/security.md), so this cluster has no TLS "
+        "and no authentication: set security.enabled false, and keep its HTTP Service private"
+    ),
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -54,12 +54,21 @@ class Profile:
     bootstraps: bool
     # The name of that bootstrap setting, which the image's entrypoint passes (7+ only).
     bootstrap_setting: str = ""
+    # TLS on both layers and the file realm's superuser (security.enabled): the default where
+    # the profile has them; where it has not, why (the refusal of security.enabled true).
+    security_supported: bool = False
+    security_missing: str = ""
+
+    @property
+    def config_path(self) -> str:
+        """The engine's config folder, beside its data folder."""
+        return str(PurePosixPath(self.data_path).parent / "config")
 
     def env(self, group: NodeGroup, cluster: Cluster) -> list[Manifest]:
         """The env the image's config template and entrypoint read, for one group's pods."""
         raise NotImplementedError
 
-    def probes(self, group: NodeGroup) -> Manifest:
+    def probes(self, group: NodeGroup, cluster: Cluster) -> Manifest:
         raise NotImplementedError
 
     def default_base_image(self, version: str) -> str:
@@ -94,12 +103,15 @@ def downgrade_or_skip(before: Version, after: Version) -> str | None:
     return None
 
 
-def probes_for(group: NodeGroup, http_port: int, transport_port: int) -> Manifest:
+def probes_for(group: NodeGroup, http_port: int, transport_port: int, authenticated: bool = False) -> Manifest:
     """Nodes that serve the HTTP Service are ready when they answer it; the others when
     transport listens. Liveness only asks whether the JVM still holds the transport port, so a
-    red cluster never gets its pods killed."""
-    if group.client:
-        readiness: Manifest = {"httpGet": {"path": "/_cluster/health?local=true", "port": http_port}}
+    red cluster never gets its pods killed. Where HTTP asks for a password (`authenticated`),
+    the kubelet cannot give one, and a client node is ready when HTTP listens."""
+    if group.client and authenticated:
+        readiness: Manifest = {"tcpSocket": {"port": http_port}}
+    elif group.client:
+        readiness = {"httpGet": {"path": "/_cluster/health?local=true", "port": http_port}}
     else:
         readiness = {"tcpSocket": {"port": transport_port}}
     return {

@@ -40,7 +40,7 @@ class Zen1(Profile):
             ]
         return env
 
-    def probes(self, group: NodeGroup) -> Manifest:
+    def probes(self, group: NodeGroup, cluster: Cluster) -> Manifest:
         return probes_for(group, c.HTTP_PORT, c.TRANSPORT_PORT)
 
     def default_base_image(self, version: str) -> str:
@@ -68,4 +68,8 @@ PROFILE = Zen1(
     image_context=str(PACKAGE / "image_context"),
     endpoints_discovery=True,
     bootstraps=False,
+    security_missing=(
+        "has no free TLS or authentication (they came with X-Pack, free from 6.8): deploy Elasticsearch 7+ for them, "
+        "and keep this cluster's Services private"
+    ),
 )

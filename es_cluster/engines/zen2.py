@@ -50,10 +50,13 @@ class Zen2(Profile):
             {"name": c.ENV_DISCOVERY_SERVICE, "value": transport_service_dns(cluster)},
             {"name": c.ENV_ALLOW_MMAP, "value": flag(cluster.engine.allow_mmap)},
             {"name": self.java_opts_env, "value": f"-Xms{group.heap_size} -Xmx{group.heap_size}"},
+            # The entrypoint turns these into the engine's TLS and file-realm settings.
+            {"name": c.ENV_SECURITY, "value": flag(cluster.security.enabled)},
+            {"name": c.ENV_HTTP_TLS, "value": flag(cluster.security.enabled and cluster.security.http_tls)},
         ]
 
-    def probes(self, group: NodeGroup) -> Manifest:
-        return probes_for(group, c.HTTP_PORT, c.TRANSPORT_PORT)
+    def probes(self, group: NodeGroup, cluster: Cluster) -> Manifest:
+        return probes_for(group, c.HTTP_PORT, c.TRANSPORT_PORT, authenticated=cluster.security.enabled)
 
     def default_base_image(self, version: str) -> str:
         return f"{self.base_repository}:{version}"
@@ -84,4 +87,5 @@ PROFILE = Zen2(
     versions=("7.17.28", "8.19.0", "9.1.0"),
     data_path="/usr/share/elasticsearch/data",
     bootstrap_setting="cluster.initial_master_nodes",
+    security_supported=True,
 )

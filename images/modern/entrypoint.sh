@@ -25,4 +25,32 @@ case ",$roles," in
     fi
     ;;
 esac
-exec "/usr/share/$engine/bin/$engine" "$@"
+# Security (Elasticsearch: es_cluster/engines/zen2.py sets these from security.*): TLS on
+# transport with the cluster's CA, verified to `certificate` (the CA's signature; every node
+# presents the same certificate), and on HTTP unless turned off; the elastic superuser in the
+# file realm, whose files are links into the mounted Secret, so a changed password reaches the
+# node, which reloads them (the reserved realm's own elastic user is turned off, as in ECK).
+# The certificate files are read where the Secret is mounted, and reloaded when renewed.
+home=/usr/share/$engine
+certs=$home/config/certs
+if [ "$engine" = elasticsearch ]; then
+  if [ "${ES_CLUSTER_SECURITY:-false}" = true ]; then
+    for f in users users_roles; do
+      ln -sfn "$home/config/es-cluster-file-realm/$f" "$home/config/$f"
+    done
+    set -- "$@" -Expack.security.enabled=true -Expack.security.authc.reserved_realm.enabled=false \
+      -Expack.security.transport.ssl.enabled=true -Expack.security.transport.ssl.verification_mode=certificate \
+      "-Expack.security.transport.ssl.key=$certs/tls.key" "-Expack.security.transport.ssl.certificate=$certs/tls.crt" \
+      "-Expack.security.transport.ssl.certificate_authorities=$certs/ca.crt"
+    if [ "${ES_CLUSTER_HTTP_TLS:-true}" = true ]; then
+      set -- "$@" -Expack.security.http.ssl.enabled=true \
+        "-Expack.security.http.ssl.key=$certs/tls.key" "-Expack.security.http.ssl.certificate=$certs/tls.crt" \
+        "-Expack.security.http.ssl.certificate_authorities=$certs/ca.crt"
+    else
+      set -- "$@" -Expack.security.http.ssl.enabled=false
+    fi
+  else
+    set -- "$@" -Expack.security.enabled=false
+  fi
+fi
+exec "$home/bin/$engine" "$@"

@@ -25,10 +25,14 @@ ES_CLUSTER_E2E_ENGINES picks the engines: one per distribution in `make test`, a
 
 from __future__ import annotations
 
+import base64
+import datetime
 import json
 import os
 import shutil
+import ssl
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -36,7 +40,7 @@ from typing import Any
 
 import pytest
 
-from es_cluster import engines
+from es_cluster import engines, tls
 from es_cluster.stack import config_from_file
 
 from .conftest import REGISTRY_PORT, ROOT, Kube, Stack, run, wait_until
@@ -90,6 +94,8 @@ class Engine:
         self.stack.env.update(DOCKER_HOST=docker_env["DOCKER_HOST"])
         self.nodes: dict[str, Node] = {}
         self.first_list = ""
+        # Secrets the pods mount: name -> the folder the harness keeps as a kubelet keeps one.
+        self.secret_dirs: dict[str, Path] = {}
 
     # --- A: what the API server holds
     def bootstrap_list(self) -> str:
@@ -107,6 +113,60 @@ class Engine:
             e["name"]: filled[e["valueFrom"]["fieldRef"]["fieldPath"]] if "valueFrom" in e else e.get("value", "") for e in container["env"]
         }
 
+    def secured(self) -> bool:
+        return self.container_env("Deployment", "client", "n", "p").get("ES_CLUSTER_SECURITY") == "true"
+
+    def secret(self, name: str) -> dict[str, bytes]:
+        data = self.kube.get("secret", name, "-n", self.ns).get("data") or {}
+        return {k: base64.b64decode(v) for k, v in data.items()}
+
+    def password(self) -> str:
+        """The superuser's password as clients in the cluster read it: the elastic-user Secret."""
+        self._password = self.secret(f"{self.name}-elastic-user")["elastic"].decode()
+        return self._password
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Verifies the nodes against the cluster's CA, as the stack output hands it to clients
+        (read once: a CLI call takes seconds, and the CA never changes)."""
+        if not hasattr(self, "_tls"):
+            self._tls = ssl.create_default_context(cadata=self.stack.outputs()["caCertificate"])
+        return self._tls
+
+    def cached_password(self) -> str:
+        return getattr(self, "_password", None) or self.password()
+
+    def secret_mounts(self, kind: str, group: str) -> list[tuple[Path, str]]:
+        """(the harness's folder, mountPath) for each Secret volume of the group's pods."""
+        spec = self.workload(kind, group)["spec"]["template"]["spec"]
+        secrets = {v["name"]: v["secret"]["secretName"] for v in spec.get("volumes", []) if "secret" in v}
+        [container] = spec["containers"]
+        out = []
+        for m in container.get("volumeMounts", []):
+            if m["name"] in secrets:
+                name = secrets[m["name"]]
+                self.secret_dirs.setdefault(name, self.tmp / f"secret-{name}")
+                out.append((self.secret_dirs[name], m["mountPath"]))
+        return out
+
+    def sync_secrets(self) -> None:
+        """Each mounted Secret's files as a kubelet writes them (atomic_writer.go's layout): a
+        new timestamped folder, the `..data` link swapped to it in one rename, and each key a
+        link through `..data`, so a node sees every file of an update at once."""
+        for name, folder in self.secret_dirs.items():
+            folder.mkdir(exist_ok=True)
+            stamp = folder / f"..{time.time_ns()}"
+            stamp.mkdir()
+            files = self.secret(name)
+            for key, value in files.items():
+                (stamp / key).write_bytes(value)
+                (stamp / key).chmod(0o644)
+            stamp.chmod(0o755)
+            (folder / "..data_tmp").symlink_to(stamp.name)
+            (folder / "..data_tmp").rename(folder / "..data")
+            for key in files:
+                if not (folder / key).is_symlink():
+                    (folder / key).symlink_to(f"..data/{key}")
+
     # --- B: the nodes
     def start_nodes(self) -> None:
         image = self.stack.outputs()["imageRef"]
@@ -116,7 +176,8 @@ class Engine:
         masters = [TRANSPORT_BASE + i for i in range(len(KWOK_MASTERS))]
         for index, (kind, group, node_name, pod) in enumerate(plan):
             env = self.container_env(kind, group, node_name, pod)
-            self.nodes[env["NODE_NAME"]] = Node(self, index, env, image, group, masters)
+            self.nodes[env["NODE_NAME"]] = Node(self, index, env, image, group, masters, self.secret_mounts(kind, group))
+        self.sync_secrets()
         for node in self.nodes.values():
             node.start(self.first_list)
 
@@ -137,8 +198,18 @@ class Engine:
 class Node:
     """One container of the image, as one pod of the layout."""
 
-    def __init__(self, engine: Engine, index: int, env: dict[str, str], image: str, group: str, master_ports: list[int]):
+    def __init__(
+        self,
+        engine: Engine,
+        index: int,
+        env: dict[str, str],
+        image: str,
+        group: str,
+        master_ports: list[int],
+        mounts: list[tuple[Path, str]] = (),  # type: ignore[assignment]
+    ):
         self.engine = engine
+        self.mounts = list(mounts)
         self.name = env["NODE_NAME"]
         self.group = group
         self.env = env
@@ -162,10 +233,11 @@ class Node:
         (self.bootstrap / "initial-masters").write_text(bootstrap_list)
         self.docker("rm", "-f", self.container, check=False)
         env_args = [a for k, v in self.env.items() for a in ("-e", f"{k}={v}")]
+        secret_args = [a for folder, path in self.mounts for a in ("-v", f"{folder}:{path}:ro")]
         self.docker(
             "run", "-d", "--name", self.container, "--network", "host",
             "-v", f"{self.data}:{self.home}/data", "-v", f"{self.bootstrap}:/etc/es-cluster/bootstrap:ro",
-            *env_args, self.image,
+            *secret_args, *env_args, self.image,
             "-Enetwork.host=127.0.0.1", f"-Ehttp.port={self.http}", f"-Etransport.port={self.transport}",
             f"-Ediscovery.seed_hosts={seed_hosts or self.seed_hosts}",
         )  # fmt: skip
@@ -183,18 +255,35 @@ class Node:
         proc = self.docker("logs", self.container, check=False)
         return proc.stdout + proc.stderr
 
-    def get(self, path: str, body: Any = None, method: str | None = None) -> Any:
+    @property
+    def https(self) -> bool:
+        return self.env.get("ES_CLUSTER_HTTP_TLS") == "true"
+
+    def url(self, path: str, scheme: str | None = None) -> str:
+        # localhost: a name the node certificate carries (a port-forward's), checked by the client.
+        scheme = scheme or ("https" if self.https else "http")
+        return f"{scheme}://localhost:{self.http}{path}" if scheme == "https" else f"http://127.0.0.1:{self.http}{path}"
+
+    def request(self, path: str, body: Any = None, method: str | None = None, password: str | None = None, scheme: str | None = None):
         data = json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
-        req = urllib.request.Request(f"http://127.0.0.1:{self.http}{path}", data=data, method=method)
+        req = urllib.request.Request(self.url(path, scheme), data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", "application/x-ndjson" if path.startswith("/_bulk") else "application/json")
-        with urllib.request.urlopen(req, timeout=30) as resp:
+        if password is not None:
+            req.add_header("Authorization", "Basic " + base64.b64encode(f"elastic:{password}".encode()).decode())
+        context = self.engine.tls_context() if req.type == "https" else None
+        return urllib.request.urlopen(req, timeout=30, context=context)
+
+    def get(self, path: str, body: Any = None, method: str | None = None) -> Any:
+        """The answer to an authenticated request (when the cluster is secured)."""
+        password = self.engine.cached_password() if self.env.get("ES_CLUSTER_SECURITY") == "true" else None
+        with self.request(path, body, method, password) as resp:
             return json.loads(resp.read().decode())
 
     def try_get(self, path: str) -> Any:
         try:
             return self.get(path)
-        except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError, ssl.SSLError):
             return None
 
 
@@ -247,7 +336,8 @@ def setting_name(engine: Engine) -> str:
 
 
 def test_up_declares_the_layout_for_the_engine_and_lists_the_first_masters_once(engine: Engine):
-    engine.stack.up()
+    proc = engine.stack.up()
+    engine.cli_output = proc.stdout + proc.stderr
     engine.first_list = engine.bootstrap_list()
     assert engine.first_list == ",".join(KWOK_MASTERS)
     env = engine.container_env("DaemonSet", "master", "kwok-node-0", "x")
@@ -266,8 +356,12 @@ def test_a_second_up_empties_the_list_and_restarts_no_workload(engine: Engine):
         g: engine.workload(k, g)["metadata"]["generation"]
         for k, g in [("DaemonSet", "master"), ("DaemonSet", "data"), ("Deployment", "client")]
     }
-    engine.stack.up()
+    password = engine.password() if engine.secured() else None
+    proc = engine.stack.up()
+    engine.cli_output += proc.stdout + proc.stderr
     assert engine.bootstrap_list() == ""
+    if password is not None:
+        assert engine.password() == password, "the generated password changed on a second up"
     after = {
         g: engine.workload(k, g)["metadata"]["generation"]
         for k, g in [("DaemonSet", "master"), ("DaemonSet", "data"), ("Deployment", "client")]
@@ -300,6 +394,29 @@ def test_a_change_the_upgrade_rules_forbid_is_refused_at_preview_with_the_key_an
     assert rule in out and "Refused, with no override." in out, out
 
 
+def secured(engine: Engine) -> None:
+    """Elasticsearch 7+ is secured by default; OpenSearch is not yet (docs/security.md)."""
+    if engine.distribution == "opensearch":
+        assert not engine.secured()
+        pytest.skip("security is off on opensearch: its security plugin is not deployed yet (docs/security.md)")
+    assert engine.secured(), f"{engine.stack_name}: Elasticsearch {engine.version} deployed without security"
+
+
+def test_switching_security_in_a_running_cluster_is_refused_at_preview_as_quorum_loss(engine: Engine):
+    secured(engine)
+    config = engine.stack.config()
+    config["security"] = {"enabled": False}
+    engine.stack.write_config(config)
+    try:
+        proc = engine.stack.pulumi("preview", check=False)
+    finally:
+        engine.stack.write_config(engine.config)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert "security.enabled: turns security off in a running cluster." in out, out
+    assert "set es-cluster:allowDisruptive to [quorumLoss] (or true) for this change" in out, out
+
+
 # --- B: the engine itself -----------------------------------------------------------------
 
 
@@ -326,6 +443,78 @@ def test_documents_indexed_through_the_coordinating_node_are_found(engine: Engin
     assert client.get("/logs/_count")["count"] == DOCS
     hits = client.get("/logs/_search", {"query": {"match": {"msg": "17"}}})["hits"]["hits"]
     assert [h["_id"] for h in hits] == ["17"]
+
+
+def test_plaintext_http_to_9200_is_refused(engine: Engine):
+    secured(engine)
+    client = engine.client()
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        client.request("/", scheme="http", password=engine.password())
+    wait_until(
+        "the node to log the plaintext request",
+        lambda: "received plaintext http traffic on an https channel" in client.logs(),
+        30,
+        explain=lambda: client.logs()[-2000:],
+    )
+
+
+def test_https_without_credentials_gets_401_and_a_wrong_password_too(engine: Engine):
+    secured(engine)
+    for password in (None, "not-the-password"):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            engine.client().request("/_cluster/health", password=password)
+        assert e.value.code == 401
+
+
+def test_the_password_is_the_stack_output_and_never_plaintext_in_the_state_or_the_cli_output(engine: Engine):
+    secured(engine)
+    password = engine.password()
+    shown = engine.stack.pulumi("stack", "output", "elasticPassword", "--show-secrets").stdout.strip()
+    assert shown == password
+    assert engine.stack.pulumi("stack", "output", "elasticPassword").stdout.strip() == "[secret]"
+    state = engine.stack.pulumi("stack", "export").stdout
+    key_body = engine.secret(f"{engine.name}-certs")["tls.key"].decode().splitlines()[1]
+    for text, where in ((state, "the state"), (engine.cli_output, "the CLI's output")):
+        assert password not in text, f"the password is in {where}"
+        assert key_body not in text, f"the node's private key is in {where}"
+    assert '"ciphertext"' in state  # the secrets are there, encrypted
+
+
+def test_a_node_with_a_certificate_of_another_ca_does_not_join(engine: Engine, tmp_path):
+    """Transport verifies the peer's certificate against the cluster's CA: a node whose
+    certificate another CA signed (same names, same password, same settings) stays out."""
+    secured(engine)
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = tls.new_key(), tls.new_key()
+    ca = tls.new_ca("intruder", ca_key, now)
+    foreign = tmp_path / "certs"
+    foreign.mkdir()
+    (foreign / "ca.crt").write_text(tls.cert_pem(ca))
+    (foreign / "tls.crt").write_text(tls.cert_pem(tls.new_node_cert("intruder", ["localhost"], key, ca, ca_key, now)))
+    (foreign / "tls.key").write_text(tls.key_pem(key))
+    for f in foreign.iterdir():
+        f.chmod(0o644)
+    foreign.chmod(0o755)
+    data = next(n for n in engine.nodes.values() if n.group == "data")
+    mounts = [(foreign, path) if path.endswith("/certs") else (folder, path) for folder, path in data.mounts]
+    extra = Node(
+        engine, 8, {**data.env, "NODE_NAME": "foreign-certificate"}, data.image, "data", [TRANSPORT_BASE + i for i in range(3)], mounts
+    )
+    try:
+        extra.start("")
+        wait_until(
+            "the masters to refuse the node's handshake",
+            lambda: (
+                any("foreign-certificate" in m.logs() or "SSLHandshakeException" in m.logs() for m in engine.masters())
+                or "SSLHandshakeException" in extra.logs()
+            ),
+            150,
+            explain=lambda: extra.logs()[-3000:],
+        )
+        names = [r["name"] for r in engine.client().get("/_cat/nodes?format=json&h=name")]
+        assert extra.name not in names and len(names) == len(engine.nodes)
+    finally:
+        extra.remove()
 
 
 def test_no_zen1_setting_on_any_node(engine: Engine):
@@ -390,7 +579,9 @@ def test_a_reinstall_over_kept_data_comes_back_as_the_same_cluster(engine: Engin
 def test_a_node_whose_seed_hosts_are_the_http_ports_finds_no_cluster(engine: Engine):
     """The field report's lesson on 7+: discovery dialling 9200 finds nobody. A coordinating node
     seeded with the masters' HTTP ports is answered in HTTP, says so, and stays alone."""
-    extra = Node(engine, 9, {**engine.client().env, "NODE_NAME": "seeded-on-http"}, engine.client().image, "client", [])
+    extra = Node(
+        engine, 9, {**engine.client().env, "NODE_NAME": "seeded-on-http"}, engine.client().image, "client", [], engine.client().mounts
+    )
     engine.nodes[extra.name] = extra
     try:
         extra.start("", seed_hosts=",".join(f"127.0.0.1:{HTTP_BASE + i}" for i in range(3)))
@@ -406,3 +597,44 @@ def test_a_node_whose_seed_hosts_are_the_http_ports_finds_no_cluster(engine: Eng
     finally:
         extra.remove()
         del engine.nodes[extra.name]
+
+
+def test_a_password_set_in_config_takes_effect_without_a_restart(engine: Engine):
+    """`pulumi config set --secret` changes the password: the file realm's Secret changes, the
+    kubelet's update reaches the running nodes' mounted folder, and they reload it; no workload
+    is restarted. The old password is refused from then on."""
+    secured(engine)
+    old = engine.password()
+    new = "e2e-" + old[::-1][:20]
+    generations = {g: engine.workload(k, g)["metadata"]["generation"] for k, g in [("DaemonSet", "master"), ("Deployment", "client")]}
+    engine.stack.pulumi("config", "set", "--secret", "--path", "es-cluster:security.password", new)
+    proc = engine.stack.up()
+    assert new not in proc.stdout + proc.stderr
+    assert engine.password() == new
+    assert {
+        g: engine.workload(k, g)["metadata"]["generation"] for k, g in [("DaemonSet", "master"), ("Deployment", "client")]
+    } == generations
+    engine.sync_secrets()
+
+    def answers(password: str) -> bool:
+        try:
+            with engine.client().request("/_cluster/health", password=password):
+                return True
+        except urllib.error.HTTPError as e:
+            assert e.code == 401
+            return False
+
+    wait_until(
+        "the nodes to reload the file realm", lambda: all(answers_on(n, new) for n in engine.nodes.values()), 60, explain=engine.explain
+    )
+    assert not answers(old)
+    stack_file = (engine.stack.dir / f"Pulumi.{engine.stack_name}.yaml").read_text()
+    assert "secure:" in stack_file and new not in stack_file
+
+
+def answers_on(node: Node, password: str) -> bool:
+    try:
+        with node.request("/_cluster/health?local=true", password=password):
+            return True
+    except urllib.error.HTTPError:
+        return False

@@ -24,6 +24,7 @@ _TOP_OBJECTS = {
     "kubeconfig": cfg._KUBECONFIG_KEYS,
     "networkPolicy": cfg._NETWORK_POLICY_KEYS,
     "engine": cfg._ENGINE_KEYS,
+    "security": cfg._SECURITY_KEYS,
 }
 _GROUP_OBJECTS = {"storage": cfg._STORAGE_KEYS}
 GROUP = {"all": {"roles": ["master", "data", "client"], "replicas": 1}}

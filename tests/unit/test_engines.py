@@ -96,6 +96,8 @@ def test_es8_master_env_names_roles_seed_hosts_and_heap_and_nothing_of_zen1():
         "DISCOVERY_SERVICE": "logs-transport.elasticsearch.svc",
         "ALLOW_MMAP": "true",
         "ES_JAVA_OPTS": "-Xms1g -Xmx1g",
+        "ES_CLUSTER_SECURITY": "true",
+        "ES_CLUSTER_HTTP_TLS": "true",
     }
 
 

@@ -38,6 +38,7 @@ def test_schema_inputs_are_the_stack_config_keys(schema):
         "podSecurity",
         "networkPolicy",
         "engine",
+        "security",
     }
     assert res["requiredInputs"] == ["nodeGroups"]
     assert set(schema["types"]["es-cluster:index:Engine"]["properties"]) == {"distribution", "version", "allowMmap", "initialMasterNodes"}
@@ -70,6 +71,8 @@ def test_schema_outputs_are_the_component_outputs(schema):
         "httpUrl",
         "imageRef",
         "workloads",
+        "elasticPassword",
+        "caCertificate",
         "impact",
         "record",
     }

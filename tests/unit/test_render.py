@@ -15,6 +15,7 @@ from es_cluster import parse_stack_config, validate
 from es_cluster.image import build_tag
 from es_cluster.render import render, write
 from es_cluster.stack import config_from_file
+from es_cluster.specs import CREDENTIAL_PLACEHOLDER
 
 from .render_cli import render_command
 
@@ -59,6 +60,10 @@ def rendered(tmp_path_factory) -> dict[str, list[dict]]:
     proc = run_render(ROOT, "dev", base / "dev")
     assert proc.returncode == 0, proc.stderr
     result["dev"] = load_dir(base / "dev")
+    # A secured modern stack: its Secrets (placeholders, never a credential) and their mounts.
+    proc = run_render(ROOT, "es8", base / "es8")
+    assert proc.returncode == 0, proc.stderr
+    result["es8"] = load_dir(base / "es8")
     for name, text in VARIANTS.items():
         stack = name.removesuffix(".yaml")
         (base / f"Pulumi.{stack}.yaml").write_text(text)
@@ -66,6 +71,14 @@ def rendered(tmp_path_factory) -> dict[str, list[dict]]:
         assert proc.returncode == 0, proc.stderr
         result[stack] = load_dir(base / stack)
     return result
+
+
+def test_a_secured_stack_renders_its_secrets_with_placeholders_and_no_credential(rendered):
+    secrets = {m["metadata"]["name"]: m for m in rendered["es8"] if m["kind"] == "Secret"}
+    assert sorted(secrets) == ["es8-certs", "es8-elastic-user", "es8-file-realm"]
+    values = [v for m in secrets.values() for v in m["stringData"].values()]
+    assert values.count(CREDENTIAL_PLACEHOLDER) == 5 and "superuser:elastic\n" in values
+    assert not any("PRIVATE KEY" in v or v.startswith("$2") for v in values)
 
 
 def test_dev_stack_renders_the_seed_layout(rendered):
@@ -90,7 +103,7 @@ def test_dev_stack_renders_the_seed_layout(rendered):
 
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
-@pytest.mark.parametrize("stack", ["dev", "statefulsets", "combined"])
+@pytest.mark.parametrize("stack", ["dev", "statefulsets", "combined", "es8"])
 def test_rendered_objects_pass_the_kubernetes_schema(rendered, stack, version):
     for manifest in rendered[stack]:
         kubernetes_validate.validate(manifest, version, strict=True)

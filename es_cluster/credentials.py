@@ -1,0 +1,134 @@
+"""The cluster's credentials as one Pulumi resource: its CA, the node certificate and the
+superuser's password, made once and kept in the state as Pulumi secrets, so every later `up`
+sees the same ones. No Pulumi TLS or random provider can be had here (docs/security.md says
+why), so this is a dynamic provider over tls.py.
+
+What makes it change, and nothing else:
+- the names the certificate must carry (a renamed Service or namespace): a new node certificate
+  from the same CA;
+- a node certificate with less than a third of its life left, seen by any preview or `up`: the
+  same;
+- the password set in stack config, changed or removed (a removed one is replaced by a
+  generated one).
+The CA is never reissued by an update: nodes trust it, and a new one would split the cluster.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pulumi
+import pulumi.dynamic
+
+from . import tls
+
+# Outputs that hold a key or a password: Pulumi encrypts them in the state.
+SECRET_OUTPUTS = ["ca_key", "tls_key", "password", "users"]
+OUTPUTS = ["ca_crt", "tls_crt", *SECRET_OUTPUTS, "password_source"]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _password(news: dict[str, Any]) -> tuple[str, str]:
+    given = news.get("password")
+    return (given, "config") if given else (tls.new_password(), "generated")
+
+
+def _certificates(news: dict[str, Any], olds: dict[str, Any] | None, now: dt.datetime) -> dict[str, Any]:
+    """A node certificate for the names asked for; the CA of `olds`, or a new one."""
+    if not news.get("issue_certificates"):
+        return {"ca_crt": "", "ca_key": "", "tls_crt": "", "tls_key": ""}
+    if olds and olds.get("ca_key"):
+        ca_key, ca = tls.load_key(olds["ca_key"]), tls.load_cert(olds["ca_crt"])
+    else:
+        ca_key = tls.new_key()
+        ca = tls.new_ca(news["cluster_name"], ca_key, now)
+    key = tls.new_key()
+    cert = tls.new_node_cert(news["cluster_name"], list(news["dns_names"]), key, ca, ca_key, now)
+    return {"ca_crt": tls.cert_pem(ca), "ca_key": tls.key_pem(ca_key), "tls_crt": tls.cert_pem(cert), "tls_key": tls.key_pem(key)}
+
+
+def changes(olds: dict[str, Any], news: dict[str, Any], now: dt.datetime) -> list[str]:
+    """Which outputs an update would make anew: [] when the state's credentials still serve."""
+    out = []
+    if news.get("issue_certificates"):
+        if not olds.get("tls_crt") or bool(news.get("issue_certificates")) != bool(olds.get("issue_certificates")):
+            out.append("tls_crt")
+        else:
+            cert = tls.load_cert(olds["tls_crt"])
+            if sorted(tls.dns_names(cert)) != sorted(news["dns_names"]) or tls.due_for_renewal(cert, now):
+                out.append("tls_crt")
+    elif olds.get("tls_crt"):
+        out.append("tls_crt")  # the user's own Secret now: the issued ones go
+    given = news.get("password") or None
+    if given is not None and given != olds.get("password"):
+        out.append("password")
+    elif given is None and olds.get("password_source") == "config":
+        out.append("password")
+    return out
+
+
+class CredentialsProvider(pulumi.dynamic.ResourceProvider):
+    def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
+        now = _now()
+        password, source = _password(props)
+        outs = {
+            **props,
+            **_certificates(props, None, now),
+            "password": password,
+            "password_source": source,
+            "users": tls.users_file(tls.password_hash(password)),
+        }
+        return pulumi.dynamic.CreateResult(id_=f"{props['cluster_name']}-credentials", outs=outs)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
+        what = changes(olds, news, _now())
+        return pulumi.dynamic.DiffResult(changes=bool(what), replaces=[], delete_before_replace=False)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
+        now = _now()
+        what = changes(olds, news, now)
+        outs = {**news, **{k: olds.get(k) for k in OUTPUTS}}
+        if "tls_crt" in what:
+            outs.update(_certificates(news, olds, now))
+        if "password" in what:
+            password, source = _password(news)
+            outs.update(password=password, password_source=source, users=tls.users_file(tls.password_hash(password)))
+        return pulumi.dynamic.UpdateResult(outs=outs)
+
+
+class Credentials(pulumi.dynamic.Resource):
+    """The credentials of one cluster: outputs ca_crt, tls_crt, tls_key, password, users."""
+
+    ca_crt: pulumi.Output[str]
+    tls_crt: pulumi.Output[str]
+    tls_key: pulumi.Output[str]
+    password: pulumi.Output[str]
+    users: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        cluster_name: str,
+        dns_names: list[str],
+        issue_certificates: bool,
+        password: str | None,
+        opts: pulumi.ResourceOptions,
+    ):
+        props: dict[str, Any] = {
+            "cluster_name": cluster_name,
+            "dns_names": dns_names,
+            "issue_certificates": issue_certificates,
+            **dict.fromkeys(OUTPUTS),
+            # The password asked for (an input); the output of the same name is the one in force.
+            "password": pulumi.Output.secret(password) if password is not None else None,
+        }
+        super().__init__(
+            CredentialsProvider(),
+            name,
+            props,
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)),
+        )

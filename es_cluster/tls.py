@@ -1,0 +1,158 @@
+"""The cluster's certificates and its superuser's password hash: pure functions of their
+inputs (and the keys they are given), so the credentials resource (credentials.py) only decides
+when to call them.
+
+A CA per cluster signs one node certificate that every node presents on both layers, as ECK's
+HTTP certificate does: its SANs are the HTTP Service's names and every pod's name under the
+transport Service, so a client that verifies the host name reaches any node through either
+Service. Transport verification is `certificate` (the CA's signature, not the name), which is
+what ECK sets too. Keys are PKCS#8 PEM, the form OpenSearch's security plugin requires and
+Elasticsearch reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+import bcrypt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .constants import SUPERUSER
+
+KEY_BITS = 2048
+# Validity: the CA outlives many node certificates, so renewing a node certificate never changes
+# what the nodes trust (a CA change would split the cluster until every node had the new one).
+CA_DAYS = 5 * 365
+NODE_DAYS = 365
+# A node certificate is renewed by the first `up` once less than this part of its life is left.
+RENEW_FRACTION = 1 / 3
+# Bytes of randomness in a generated password (URL-safe base64: 32 characters).
+PASSWORD_BYTES = 24
+BCRYPT_ROUNDS = 10
+
+
+def new_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+
+
+def key_pem(key: rsa.RSAPrivateKey) -> str:
+    """PKCS#8, unencrypted: the file the nodes read (kept in a Secret, and a Pulumi secret)."""
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+
+
+def load_key(pem: str) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
+
+
+def load_cert(pem: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pem.encode())
+
+
+def cert_pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "es-cluster"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def new_ca(cluster_name: str, key: rsa.RSAPrivateKey, now: dt.datetime) -> x509.Certificate:
+    """A self-signed CA for one cluster, allowed to sign end-entity certificates only."""
+    name = _name(f"{cluster_name} CA")
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=CA_DAYS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(ski, critical=False)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def new_node_cert(
+    cluster_name: str, dns_names: list[str], key: rsa.RSAPrivateKey, ca: x509.Certificate, ca_key: rsa.RSAPrivateKey, now: dt.datetime
+) -> x509.Certificate:
+    """The certificate every node presents, on transport (as server and as client) and on HTTP."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(_name(f"{cluster_name} node"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=NODE_DAYS))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=True,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+
+
+def dns_names(cert: x509.Certificate) -> list[str]:
+    return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+
+
+def due_for_renewal(cert: x509.Certificate, now: dt.datetime) -> bool:
+    """Whether less than RENEW_FRACTION of the certificate's life is left."""
+    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+    return end - now < (end - start) * RENEW_FRACTION
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(PASSWORD_BYTES)
+
+
+def password_hash(password: str) -> str:
+    """A bcrypt hash in the `$2a$` form Elasticsearch's file realm reads (the same algorithm
+    as the library's `$2b$` for any password under 72 bytes, which the validator enforces)."""
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode()
+    return "$2a$" + hashed[4:]
+
+
+def password_matches(password: str, hashed: str) -> bool:
+    return bcrypt.checkpw(password.encode(), ("$2b$" + hashed[4:]).encode())
+
+
+def users_file(hashed: str) -> str:
+    """The file realm's `users`: the superuser and its password's hash."""
+    return f"{SUPERUSER}:{hashed}\n"

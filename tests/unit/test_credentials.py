@@ -1,0 +1,97 @@
+"""When the cluster's credentials change (es_cluster/credentials.py): the provider's own
+create, diff and update, called as the engine calls them. The real CLI and engine run the
+resource in tests/e2e/test_modern_engines.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from es_cluster import credentials, tls
+from es_cluster.credentials import CredentialsProvider, changes
+
+NAMES = ["logs-http", "localhost"]
+NOW = dt.datetime.now(dt.UTC)
+
+
+def props(**over):
+    base = {"cluster_name": "logs", "dns_names": NAMES, "issue_certificates": True, "password": None}
+    return {**base, **dict.fromkeys(credentials.OUTPUTS), **base, **over}
+
+
+@pytest.fixture(scope="module")
+def made():
+    return CredentialsProvider().create(props()).outs
+
+
+def test_create_issues_a_ca_and_a_node_certificate_for_the_names_and_generates_a_password(made):
+    ca, cert = tls.load_cert(made["ca_crt"]), tls.load_cert(made["tls_crt"])
+    assert cert.issuer == ca.subject and tls.dns_names(cert) == NAMES
+    assert tls.load_key(made["tls_key"]).public_key().public_numbers() == cert.public_key().public_numbers()
+    assert tls.load_key(made["ca_key"]).public_key().public_numbers() == ca.public_key().public_numbers()
+    assert len(made["password"]) == 32 and made["password_source"] == "generated"
+    user, hashed = made["users"].rstrip("\n").split(":", 1)
+    assert user == "elastic" and tls.password_matches(made["password"], hashed)
+
+
+def test_create_takes_the_password_given(made):
+    outs = CredentialsProvider().create(props(password="a-given-password")).outs
+    assert outs["password"] == "a-given-password" and outs["password_source"] == "config"
+
+
+def test_create_issues_nothing_for_a_users_own_secret():
+    outs = CredentialsProvider().create(props(issue_certificates=False)).outs
+    assert (outs["ca_crt"], outs["ca_key"], outs["tls_crt"], outs["tls_key"]) == ("", "", "", "")
+    assert outs["password"]
+
+
+def test_nothing_changes_when_the_same_config_comes_again(made):
+    assert changes(made, props(), NOW) == []
+    assert CredentialsProvider().diff("id", made, props()).changes is False
+
+
+@pytest.mark.parametrize(
+    ("news", "expected"),
+    [
+        (props(dns_names=[*NAMES, "more"]), ["tls_crt"]),
+        (props(issue_certificates=False), ["tls_crt"]),
+        (props(password="now-given-1"), ["password"]),
+        (props(dns_names=["other"], password="now-given-1"), ["tls_crt", "password"]),
+    ],
+)
+def test_what_makes_the_credentials_change(made, news, expected):
+    assert changes(made, news, NOW) == expected
+    assert CredentialsProvider().diff("id", made, news).changes is True
+
+
+def test_a_node_certificate_with_less_than_a_third_of_its_life_left_is_renewed_from_the_same_ca(made):
+    later = NOW + dt.timedelta(days=250)
+    assert changes(made, props(), later) == ["tls_crt"]
+
+
+def test_an_update_for_new_names_keeps_the_ca_and_the_password(made):
+    news = props(dns_names=["renamed-http", "localhost"])
+    outs = CredentialsProvider().update("id", made, news).outs
+    assert outs["ca_crt"] == made["ca_crt"] and outs["ca_key"] == made["ca_key"]
+    cert = tls.load_cert(outs["tls_crt"])
+    assert tls.dns_names(cert) == ["renamed-http", "localhost"] and cert.issuer == tls.load_cert(made["ca_crt"]).subject
+    assert outs["tls_key"] != made["tls_key"]
+    assert (outs["password"], outs["users"]) == (made["password"], made["users"])
+
+
+def test_an_update_for_a_new_password_keeps_every_certificate(made):
+    outs = CredentialsProvider().update("id", made, props(password="a-new-password")).outs
+    assert outs["password"] == "a-new-password" and outs["password_source"] == "config"
+    assert tls.password_matches("a-new-password", outs["users"].rstrip("\n").split(":", 1)[1])
+    assert all(outs[k] == made[k] for k in ("ca_crt", "ca_key", "tls_crt", "tls_key"))
+
+
+def test_a_password_removed_from_config_is_replaced_by_a_generated_one_and_a_generated_one_stays(made):
+    given = CredentialsProvider().update("id", made, props(password="a-new-password")).outs
+    assert changes(given, props(), NOW) == ["password"]
+    back = CredentialsProvider().update("id", given, props()).outs
+    assert back["password_source"] == "generated" and back["password"] not in ("a-new-password", made["password"])
+    assert changes(back, props(), NOW) == []
+    # The same password given as the generated one: nothing to change.
+    assert changes(made, props(password=made["password"]), NOW) == []

@@ -1,0 +1,247 @@
+"""security.*: defaults per engine, every problem word for word, the warning, and what the
+objects then hold (Secrets, mounts, env, probes, https) and what a change to it does."""
+
+from __future__ import annotations
+
+import pytest
+
+from es_cluster import ConfigError, impact, parse_stack_config, specs, validate
+from es_cluster.config import EsClusterArgs, NodeGroupArgs, SecurityArgs
+from es_cluster.model import Security
+
+GROUP = {"roles": ["master", "data", "client"], "replicas": 3, "workload": "StatefulSet", "storage": {"size": "1Gi"}}
+ES8 = {"distribution": "elasticsearch", "version": "8.19.0"}
+
+
+def raw(engine=ES8, **settings) -> dict:
+    out = {"clusterName": "logs", "namespace": "ns", "nodeGroups": {"all": GROUP}, **settings}
+    if engine is not None:
+        out["engine"] = engine
+    return out
+
+
+def cluster(**kw):
+    return validate(parse_stack_config(raw(**kw)))
+
+
+def problems(**kw) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as e:
+        cluster(**kw)
+    return e.value.problems
+
+
+@pytest.mark.parametrize("version", ["7.17.28", "8.19.0", "9.1.0"])
+def test_security_is_on_by_default_on_elasticsearch_7_plus(version):
+    assert cluster(engine={"distribution": "elasticsearch", "version": version}).security == Security(enabled=True, http_tls=True)
+
+
+@pytest.mark.parametrize(
+    "engine", [None, {"distribution": "opensearch", "version": "2.19.4"}, {"distribution": "opensearch", "version": "3.3.0"}]
+)
+def test_security_is_off_by_default_where_the_engine_has_none_deployed(engine):
+    assert cluster(engine=engine).security == Security()
+
+
+def test_null_security_is_the_default():
+    assert cluster(security="").security == cluster().security == cluster(security=None).security
+
+
+def test_the_field_report_engine_refuses_security_and_says_why():
+    assert problems(engine=None, security={"enabled": True}) == [
+        (
+            "security.enabled",
+            "elasticsearch 2.3.4: has no free TLS or authentication (they came with X-Pack, free from 6.8): deploy "
+            "Elasticsearch 7+ for them, and keep this cluster's Services private",
+        )
+    ]
+
+
+def test_opensearch_refuses_security_and_names_what_is_missing():
+    [(key, msg)] = problems(engine={"distribution": "opensearch", "version": "2.19.4"}, security={"enabled": True})
+    assert key == "security.enabled"
+    assert msg == (
+        "opensearch 2.19.4: es-cluster does not deploy OpenSearch's security plugin yet (docs/security.md), so this cluster "
+        "has no TLS and no authentication: set security.enabled false, and keep its HTTP Service private"
+    )
+
+
+def test_settings_beside_enabled_false_are_refused_as_having_no_effect():
+    assert problems(security={"enabled": False, "httpTls": False, "password": "long-enough", "certificateSecret": "mine"}) == [
+        ("security.httpTls", "has no effect while security is off (security.enabled false): remove it"),
+        ("security.password", "has no effect while security is off (security.enabled false): remove it"),
+        ("security.certificateSecret", "has no effect while security is off (security.enabled false): remove it"),
+    ]
+
+
+PASSWORD_RULE = (
+    "must be 8 to 72 bytes of printable characters (bcrypt reads no further); "
+    "set it with `pulumi config set --secret --path es-cluster:security.password`"
+)
+
+
+@pytest.mark.parametrize("password", ["short12", "x" * 73, "é" * 37, "tab\there-x", 12345678, ""])
+def test_a_password_bcrypt_cannot_hold_is_refused_without_showing_it(password):
+    assert problems(security={"password": password}) == [("security.password", PASSWORD_RULE)]
+
+
+@pytest.mark.parametrize("password", ["8chars!!", "x" * 72, "é" * 36, "[secret]"])
+def test_a_password_of_8_to_72_printable_bytes_is_taken(password):
+    assert cluster(security={"password": password}).security.password == password
+
+
+def test_the_password_is_never_in_the_models_repr():
+    assert "hunter22hunter22" not in repr(cluster(security={"password": "hunter22hunter22"}))
+
+
+def test_type_problems_are_named_under_security():
+    assert problems(security={"enabled": "yes", "httpTls": 1}) == [
+        ("security.enabled", "must be true or false, got 'yes'"),
+        ("security.httpTls", "must be true or false, got 1"),
+    ]
+    [(key, msg)] = problems(security={"enabeld": True})
+    assert key == "security.enabeld" and msg.startswith("unknown setting (did you mean 'enabled'?); allowed: certificateSecret, enabled")
+    assert problems(security=5) == [("security", "must be an object, got 5")]
+    assert problems(security={"certificateSecret": "Not_A_Name"})[0][0] == "security.certificateSecret"
+
+
+def test_a_python_caller_passing_something_else_is_named():
+    args = EsClusterArgs(node_groups={"all": NodeGroupArgs(roles=["master", "data", "client"])}, security=5)
+    with pytest.raises(ConfigError) as e:
+        validate(args)
+    assert e.value.problems == [("security", "must be null or an object with enabled, httpTls, password and certificateSecret, got 5")]
+    assert validate(EsClusterArgs(node_groups={"all": NodeGroupArgs(roles=["master"])}, security=SecurityArgs())).security == Security()
+
+
+def test_http_tls_off_warns_in_words_that_say_what_is_exposed():
+    c = cluster(security={"httpTls": False})
+    assert c.security == Security(enabled=True, http_tls=False)
+    assert (
+        "security.httpTls: false leaves HTTP on 9200 in plaintext: the elastic user's password and every document "
+        "cross the network readable. Keep it on unless a proxy in front of the HTTP Service terminates TLS."
+    ) in c.warnings
+    assert not any("httpTls" in w for w in cluster().warnings)
+
+
+# --- what the objects hold --------------------------------------------------------------------
+
+
+def objects(c):
+    return {f"{m['kind']}/{m['metadata']['name']}": m for m in specs.manifests(c, "img")}
+
+
+def test_a_secured_cluster_has_its_three_secrets_before_its_services_with_placeholders_in_a_render():
+    kinds = [f"{m['kind']}/{m['metadata']['name']}" for m in specs.manifests(cluster(), "img")]
+    assert kinds[kinds.index("Secret/logs-certs") : kinds.index("Secret/logs-certs") + 4] == [
+        "Secret/logs-certs",
+        "Secret/logs-file-realm",
+        "Secret/logs-elastic-user",
+        "Service/logs-transport",
+    ]
+    o = objects(cluster())
+    assert o["Secret/logs-certs"]["type"] == "kubernetes.io/tls"
+    assert o["Secret/logs-certs"]["stringData"] == dict.fromkeys(("ca.crt", "tls.crt", "tls.key"), specs.CREDENTIAL_PLACEHOLDER)
+    assert o["Secret/logs-file-realm"]["stringData"] == {"users": specs.CREDENTIAL_PLACEHOLDER, "users_roles": "superuser:elastic\n"}
+    assert o["Secret/logs-elastic-user"]["stringData"] == {"elastic": specs.CREDENTIAL_PLACEHOLDER}
+
+
+def test_the_credentials_given_fill_the_secrets():
+    creds = {k: f"<{k}>" for k in specs.CREDENTIALS}
+    o = {m["metadata"]["name"]: m for m in specs.cluster_manifests(cluster(), None, creds)}
+    assert o["logs-certs"]["stringData"] == {"ca.crt": "<ca_crt>", "tls.crt": "<tls_crt>", "tls.key": "<tls_key>"}
+    assert o["logs-file-realm"]["stringData"]["users"] == "<users>"
+    assert o["logs-elastic-user"]["stringData"] == {"elastic": "<password>"}
+
+
+def test_a_users_own_certificate_secret_is_mounted_and_none_is_declared():
+    o = objects(cluster(security={"certificateSecret": "from-cert-manager"}))
+    assert "Secret/logs-certs" not in o and "Secret/logs-file-realm" in o
+    volumes = o["StatefulSet/logs-all"]["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "certs", "secret": {"secretName": "from-cert-manager"}} in volumes
+
+
+@pytest.mark.parametrize(("engine", "config"), [(ES8, "/usr/share/elasticsearch/config")])
+def test_the_pods_mount_both_secrets_as_folders_in_the_config_folder_and_read_the_switches(engine, config):
+    spec = objects(cluster(engine=engine))["StatefulSet/logs-all"]["spec"]["template"]["spec"]
+    [container] = spec["containers"]
+    assert container["volumeMounts"][-2:] == [
+        {"name": "certs", "mountPath": f"{config}/certs", "readOnly": True},
+        {"name": "file-realm", "mountPath": f"{config}/es-cluster-file-realm", "readOnly": True},
+    ]
+    assert not any("subPath" in m for m in container["volumeMounts"])
+    assert spec["volumes"][-2:] == [
+        {"name": "certs", "secret": {"secretName": "logs-certs"}},
+        {"name": "file-realm", "secret": {"secretName": "logs-file-realm"}},
+    ]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert (env["ES_CLUSTER_SECURITY"], env["ES_CLUSTER_HTTP_TLS"]) == ("true", "true")
+    # A kubelet has no password: HTTP nodes are ready when 9200 listens.
+    assert container["readinessProbe"]["tcpSocket"] == {"port": 9200} and "httpGet" not in container["readinessProbe"]
+
+
+def test_http_tls_off_reaches_the_pods_and_the_url():
+    c = cluster(security={"httpTls": False})
+    [container] = objects(c)["StatefulSet/logs-all"]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert (env["ES_CLUSTER_SECURITY"], env["ES_CLUSTER_HTTP_TLS"]) == ("true", "false")
+    assert specs.http_url(c) == "http://logs-http.ns.svc:9200"
+    assert specs.http_url(cluster()) == "https://logs-http.ns.svc:9200"
+
+
+def test_an_unsecured_cluster_has_no_secret_and_mounts_none_and_says_so_in_its_env():
+    c = cluster(security={"enabled": False})
+    o = objects(c)
+    assert not [k for k in o if k.startswith("Secret/")]
+    spec = o["StatefulSet/logs-all"]["spec"]["template"]["spec"]
+    assert [v["name"] for v in spec["volumes"]] == ["bootstrap"]
+    assert [m["name"] for m in spec["containers"][0]["volumeMounts"]] == ["storage", "bootstrap"]
+    env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
+    assert (env["ES_CLUSTER_SECURITY"], env["ES_CLUSTER_HTTP_TLS"]) == ("false", "false")
+    assert spec["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/_cluster/health?local=true"
+
+
+def test_the_certificate_names_every_form_of_both_services_each_pod_and_localhost():
+    assert specs.certificate_dns_names(cluster()) == [
+        "logs-http",
+        "logs-http.ns",
+        "logs-http.ns.svc",
+        "logs-http.ns.svc.cluster.local",
+        "logs-transport",
+        "logs-transport.ns",
+        "logs-transport.ns.svc",
+        "logs-transport.ns.svc.cluster.local",
+        "*.logs-transport.ns.svc",
+        "*.logs-transport.ns.svc.cluster.local",
+        "localhost",
+    ]
+
+
+# --- what a change to it does -----------------------------------------------------------------
+
+
+def test_switching_security_on_a_running_cluster_is_refused_as_quorum_loss_either_way():
+    on, off = cluster(), cluster(security={"enabled": False})
+    for before, after, to in ((off, on, "on"), (on, off, "off")):
+        result = impact.compare(impact.record(before, "img"), after, "img", frozenset())
+        [refused] = result.refused
+        assert refused.kind == impact.QUORUM_LOSS and refused.keys == ("security.enabled",)
+        assert refused.message == (
+            f"turns security {to} in a running cluster. A node with TLS on transport and a node without cannot talk, so a "
+            "rolling restart splits the cluster: once half of its 3 master-eligible nodes have restarted, neither side has a "
+            f"quorum and no master is elected until the last node has restarted. Keep security.enabled "
+            f"{'false' if to == 'on' else 'true'} to leave the running cluster as it is, or take it down for the switch."
+        )
+        allowed = impact.compare(impact.record(before, "img"), after, "img", frozenset({impact.QUORUM_LOSS}))
+        assert not allowed.refused and [d.kind for d in allowed.allowed] == [impact.QUORUM_LOSS]
+
+
+def test_a_record_from_before_security_counts_as_off():
+    old = impact.record(cluster(security={"enabled": False}), "img")
+    del old["security"]
+    assert [d.keys for d in impact.compare(old, cluster(), "img", frozenset()).refused] == [("security.enabled",)]
+    assert not impact.compare(old, cluster(security={"enabled": False}), "img", frozenset()).refused
+
+
+def test_http_tls_and_the_password_change_without_a_refusal():
+    on = cluster()
+    for after in (cluster(security={"httpTls": False}), cluster(security={"password": "a-new-password"})):
+        assert not impact.compare(impact.record(on, "img"), after, "img", frozenset()).refused

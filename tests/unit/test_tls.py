@@ -1,0 +1,87 @@
+"""The cluster's certificates and the superuser's hash (es_cluster/tls.py), checked with the
+cryptography and bcrypt libraries themselves; the engines' acceptance of them is proven in
+tests/e2e/test_modern_engines.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import bcrypt
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from es_cluster import tls
+
+NOW = dt.datetime(2026, 12, 5, 12, 0, tzinfo=dt.UTC)
+NAMES = ["logs-http", "logs-http.ns.svc", "*.logs-transport.ns.svc", "localhost"]
+
+
+@pytest.fixture(scope="module")
+def issued():
+    ca_key, key = tls.new_key(), tls.new_key()
+    ca = tls.new_ca("logs", ca_key, NOW)
+    return ca_key, ca, key, tls.new_node_cert("logs", NAMES, key, ca, ca_key, NOW)
+
+
+def test_the_ca_is_a_ca_for_end_entities_only_and_outlives_the_node_certificate(issued):
+    _, ca, _, cert = issued
+    constraints = ca.extensions.get_extension_for_class(x509.BasicConstraints)
+    assert constraints.critical and constraints.value.ca and constraints.value.path_length == 0
+    usage = ca.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.key_cert_sign and usage.crl_sign
+    assert ca.subject == ca.issuer and ca.subject.rfc4514_string() == "CN=logs CA,O=es-cluster"
+    assert ca.not_valid_after_utc - NOW == dt.timedelta(days=tls.CA_DAYS)
+    assert cert.not_valid_after_utc - NOW == dt.timedelta(days=tls.NODE_DAYS)
+    assert ca.not_valid_after_utc > cert.not_valid_after_utc
+    # Both valid from five minutes before: a node whose clock is a little behind accepts them.
+    assert NOW - ca.not_valid_before_utc == NOW - cert.not_valid_before_utc == dt.timedelta(minutes=5)
+
+
+def test_the_node_certificate_is_signed_by_the_ca_for_both_ends_of_a_connection_with_the_names_asked(issued):
+    ca_key, ca, key, cert = issued
+    ca.public_key().verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm)
+    assert cert.issuer == ca.subject
+    assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert set(eku) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
+    assert tls.dns_names(cert) == NAMES
+    assert cert.public_key().public_numbers() == key.public_key().public_numbers()
+    assert cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier == (
+        ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    )
+    assert key.key_size == ca_key.key_size == 2048
+
+
+def test_keys_are_pkcs8_pem_and_load_back(issued):
+    _, ca, key, cert = issued
+    pem = tls.key_pem(key)
+    assert pem.startswith("-----BEGIN PRIVATE KEY-----\n")  # PKCS#8, which OpenSearch requires
+    assert tls.load_key(pem).private_numbers() == key.private_numbers()
+    assert tls.load_cert(tls.cert_pem(cert)) == cert
+
+
+@pytest.mark.parametrize(("age_days", "due"), [(0, False), (243, False), (244, True), (364, True)])
+def test_a_node_certificate_is_due_for_renewal_with_less_than_a_third_of_its_life_left(issued, age_days, due):
+    *_, cert = issued
+    # 365 days' life (and the 5 minutes before): due once less than 121 days 16 h are left.
+    assert tls.due_for_renewal(cert, NOW + dt.timedelta(days=age_days)) is due
+
+
+def test_the_password_hash_is_bcrypt_in_the_2a_form_elasticsearch_reads():
+    hashed = tls.password_hash("correct horse")
+    assert hashed.startswith("$2a$10$") and len(hashed) == 60
+    assert bcrypt.checkpw(b"correct horse", ("$2b$" + hashed[4:]).encode())
+    assert tls.password_matches("correct horse", hashed) and not tls.password_matches("correct horsf", hashed)
+    assert tls.password_hash("correct horse") != hashed  # salted
+
+
+def test_a_generated_password_is_32_url_safe_characters_and_new_each_time():
+    a, b = tls.new_password(), tls.new_password()
+    assert len(a) == 32 and a != b
+    assert set(a) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def test_the_users_file_names_the_elastic_user_and_its_hash():
+    assert tls.users_file("$2a$10$abc") == "elastic:$2a$10$abc\n"
