@@ -141,6 +141,7 @@ class EsCluster(pulumi.ComponentResource):
                 dns_names=specs.certificate_dns_names(cluster),
                 issue_certificates=cluster.security.certificate_secret is None,
                 password=cluster.security.password,
+                certificate_days=cluster.security.certificate_days,
                 opts=child,
             )
             credentials = {k: getattr(made, k) for k in specs.CREDENTIALS}

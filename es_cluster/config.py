@@ -122,6 +122,7 @@ class SecurityArgs:
     http_tls: bool = True  # HTTPS on 9200; transport TLS is on whenever security is
     password: str | None = None  # the elastic user's; kept as a Pulumi secret; None: generated once
     certificate_secret: str | None = None  # a Secret with ca.crt, tls.crt, tls.key; None: the component's CA
+    certificate_days: int | None = None  # the node certificate's validity; None: 365
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,13 @@ _ENGINE_KEYS = {
     "allowMmap": "allow_mmap",
     "initialMasterNodes": "initial_master_nodes",
 }
-_SECURITY_KEYS = {"enabled": "enabled", "httpTls": "http_tls", "password": "password", "certificateSecret": "certificate_secret"}
+_SECURITY_KEYS = {
+    "enabled": "enabled",
+    "httpTls": "http_tls",
+    "password": "password",
+    "certificateSecret": "certificate_secret",
+    "certificateDays": "certificate_days",
+}
 # Python field name -> stack config key, for inputs that arrive in snake_case (es_cluster.package).
 CONFIG_KEY_OF_FIELD = {
     field: key
@@ -232,7 +239,7 @@ def _pick(raw: Any, key: str, names: Mapping[str, str], problems: _Problems) -> 
 
 
 # Fields whose values `pulumi config set --path` may store as strings ("3", "true").
-_INT_FIELDS = {"replicas", "max_unavailable"}
+_INT_FIELDS = {"replicas", "max_unavailable", "certificate_days"}
 _BOOL_FIELDS = {"push", "create_namespace", "insecure_registry", "allow_disruptive", "enabled", "allow_mmap", "http_tls"}
 # Object-valued fields the CLI hands over as "" when the stack file says null.
 _NULLABLE_OBJECTS = {"kubeconfig", "storage", "network_policy", "engine", "security"}
@@ -520,6 +527,7 @@ def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, 
             ("httpTls", a.http_tls is not True),
             ("password", a.password is not None),
             ("certificateSecret", a.certificate_secret is not None),
+            ("certificateDays", a.certificate_days is not None),
         ):
             if value:
                 problems.add(f"security.{key}", "has no effect while security is off (security.enabled false): remove it")
@@ -541,12 +549,29 @@ def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, 
         k8s.dns1123_subdomain(a.certificate_secret), "security.certificateSecret", a.certificate_secret, problems, what="Secret name"
     ):
         secret_name = a.certificate_secret
+    days = c.NODE_CERTIFICATE_DAYS
+    if a.certificate_days is not None:
+        if not k8s.is_int(a.certificate_days) or not 1 <= a.certificate_days <= c.CA_CERTIFICATE_DAYS // 2:
+            problems.add(
+                "security.certificateDays",
+                f"must be a whole number of days from 1 to {c.CA_CERTIFICATE_DAYS // 2} (half the CA's life), "
+                f"got {_show(a.certificate_days)}",
+            )
+        elif secret_name is not None:
+            problems.add(
+                "security.certificateDays",
+                "is for the certificates the component issues; with certificateSecret, yours are used: remove it",
+            )
+        else:
+            days = a.certificate_days
     if a.http_tls is False:
         warnings.append(
             "security.httpTls: false leaves HTTP on 9200 in plaintext: the elastic user's password and every document "
             "cross the network readable. Keep it on unless a proxy in front of the HTTP Service terminates TLS."
         )
-    return Security(enabled=True, http_tls=a.http_tls is not False, password=password, certificate_secret=secret_name)
+    return Security(
+        enabled=True, http_tls=a.http_tls is not False, password=password, certificate_secret=secret_name, certificate_days=days
+    )
 
 
 def _pod_security_level(asked: Any, groups: list[NodeGroup], kubeconfig: str | None, problems: _Problems) -> str:

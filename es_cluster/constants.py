@@ -75,6 +75,9 @@ ENV_HTTP_TLS = "ES_CLUSTER_HTTP_TLS"
 # running nodes, which reload them: the certificates, and the file realm's users and roles.
 CERTS_DIR = "certs"
 FILE_REALM_DIR = "es-cluster-file-realm"
+# Validity of the component's CA, and the node certificate's default (security.certificateDays).
+CA_CERTIFICATE_DAYS = 5 * 365
+NODE_CERTIFICATE_DAYS = 365
 # The file realm's superuser, as ECK names it (the reserved realm is turned off for it), and
 # the built-in role it holds.
 SUPERUSER = "elastic"

@@ -4,8 +4,8 @@ sees the same ones. No Pulumi TLS or random provider can be had here (docs/secur
 why), so this is a dynamic provider over tls.py.
 
 What makes it change, and nothing else:
-- the names the certificate must carry (a renamed Service or namespace): a new node certificate
-  from the same CA;
+- the names the certificate must carry (a renamed Service or namespace), or its validity
+  (security.certificateDays): a new node certificate from the same CA;
 - a node certificate with less than a third of its life left, seen by any preview or `up`: the
   same;
 - the password set in stack config, changed or removed (a removed one is replaced by a
@@ -47,7 +47,8 @@ def _certificates(news: dict[str, Any], olds: dict[str, Any] | None, now: dt.dat
         ca_key = tls.new_key()
         ca = tls.new_ca(news["cluster_name"], ca_key, now)
     key = tls.new_key()
-    cert = tls.new_node_cert(news["cluster_name"], list(news["dns_names"]), key, ca, ca_key, now)
+    days = int(news.get("certificate_days") or tls.NODE_DAYS)
+    cert = tls.new_node_cert(news["cluster_name"], list(news["dns_names"]), key, ca, ca_key, now, days)
     return {"ca_crt": tls.cert_pem(ca), "ca_key": tls.key_pem(ca_key), "tls_crt": tls.cert_pem(cert), "tls_key": tls.key_pem(key)}
 
 
@@ -59,7 +60,12 @@ def changes(olds: dict[str, Any], news: dict[str, Any], now: dt.datetime) -> lis
             out.append("tls_crt")
         else:
             cert = tls.load_cert(olds["tls_crt"])
-            if sorted(tls.dns_names(cert)) != sorted(news["dns_names"]) or tls.due_for_renewal(cert, now):
+            days = int(news.get("certificate_days") or tls.NODE_DAYS)
+            if (
+                sorted(tls.dns_names(cert)) != sorted(news["dns_names"])
+                or tls.validity_days(cert) != days
+                or tls.due_for_renewal(cert, now)
+            ):
                 out.append("tls_crt")
     elif olds.get("tls_crt"):
         out.append("tls_crt")  # the user's own Secret now: the issued ones go
@@ -116,12 +122,14 @@ class Credentials(pulumi.dynamic.Resource):
         dns_names: list[str],
         issue_certificates: bool,
         password: str | None,
+        certificate_days: int,
         opts: pulumi.ResourceOptions,
     ):
         props: dict[str, Any] = {
             "cluster_name": cluster_name,
             "dns_names": dns_names,
             "issue_certificates": issue_certificates,
+            "certificate_days": certificate_days,
             **dict.fromkeys(OUTPUTS),
             # The password asked for (an input); the output of the same name is the one in force.
             "password": pulumi.Output.secret(password) if password is not None else None,

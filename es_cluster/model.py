@@ -118,6 +118,8 @@ class Security:
     password: str | None = field(default=None, repr=False)
     # A Secret of the user's holding ca.crt, tls.crt and tls.key; None: the component's own CA.
     certificate_secret: str | None = None
+    # The node certificate's validity; a change reissues it (from the same CA).
+    certificate_days: int = 365
 
 
 @dataclass(frozen=True)

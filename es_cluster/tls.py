@@ -21,13 +21,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .constants import SUPERUSER
+from .constants import CA_CERTIFICATE_DAYS, NODE_CERTIFICATE_DAYS, SUPERUSER
 
 KEY_BITS = 2048
 # Validity: the CA outlives many node certificates, so renewing a node certificate never changes
 # what the nodes trust (a CA change would split the cluster until every node had the new one).
-CA_DAYS = 5 * 365
-NODE_DAYS = 365
+CA_DAYS = CA_CERTIFICATE_DAYS
+NODE_DAYS = NODE_CERTIFICATE_DAYS
 # A node certificate is renewed by the first `up` once less than this part of its life is left.
 RENEW_FRACTION = 1 / 3
 # Bytes of randomness in a generated password (URL-safe base64: 32 characters).
@@ -95,7 +95,13 @@ def new_ca(cluster_name: str, key: rsa.RSAPrivateKey, now: dt.datetime) -> x509.
 
 
 def new_node_cert(
-    cluster_name: str, dns_names: list[str], key: rsa.RSAPrivateKey, ca: x509.Certificate, ca_key: rsa.RSAPrivateKey, now: dt.datetime
+    cluster_name: str,
+    dns_names: list[str],
+    key: rsa.RSAPrivateKey,
+    ca: x509.Certificate,
+    ca_key: rsa.RSAPrivateKey,
+    now: dt.datetime,
+    days: int = NODE_DAYS,
 ) -> x509.Certificate:
     """The certificate every node presents, on transport (as server and as client) and on HTTP."""
     return (
@@ -105,7 +111,7 @@ def new_node_cert(
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=NODE_DAYS))
+        .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -130,6 +136,11 @@ def new_node_cert(
 
 def dns_names(cert: x509.Certificate) -> list[str]:
     return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+
+
+def validity_days(cert: x509.Certificate) -> int:
+    """The whole days a certificate was issued for (its five minutes before not counted)."""
+    return (cert.not_valid_after_utc - cert.not_valid_before_utc).days
 
 
 def due_for_renewal(cert: x509.Certificate, now: dt.datetime) -> bool:

@@ -30,8 +30,10 @@ import datetime
 import json
 import os
 import shutil
+import socket
 import ssl
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 
 from es_cluster import engines, tls
 from es_cluster.stack import config_from_file
@@ -638,3 +641,71 @@ def answers_on(node: Node, password: str) -> bool:
             return True
     except urllib.error.HTTPError:
         return False
+
+
+def presented_serial(node: Node, transport: bool) -> int:
+    """The serial of the certificate a node presents to a new connection: on HTTP, verified as a
+    client verifies it; on transport, as a peer node connects (with the node certificate)."""
+    if transport:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False  # verification_mode certificate: the CA's signature, not the name
+        certs = node.engine.secret_dirs[f"{node.engine.name}-certs"]
+        context.load_verify_locations(certs / "ca.crt")
+        context.load_cert_chain(certs / "tls.crt", certs / "tls.key")
+        host, port = "127.0.0.1", node.transport
+    else:
+        context, host, port = node.engine.tls_context(), "localhost", node.http
+    with socket.create_connection((host, port), timeout=10) as raw, context.wrap_socket(raw, server_hostname=host) as tls_socket:
+        der = tls_socket.getpeercert(binary_form=True)
+    return x509.load_der_x509_certificate(der).serial_number
+
+
+class HealthPoller(threading.Thread):
+    """Cluster health through the coordinating node, every second, until stopped."""
+
+    def __init__(self, node: Node):
+        super().__init__(daemon=True)
+        self.node, self.seen, self.halt = node, [], threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(1):
+            try:
+                self.seen.append(self.node.get("/_cluster/health")["status"])
+            except Exception as e:  # noqa: BLE001 - every failure is a finding here
+                self.seen.append(f"error: {e!r}")
+
+
+def test_a_renewed_certificate_reaches_the_running_nodes_without_a_restart_and_green_throughout(engine: Engine):
+    """Renewal: a new validity (security.certificateDays) reissues the node certificate from the
+    same CA at `up`; the kubelet's update of the mounted Secret reaches the running nodes, which
+    reload it. Every new connection, on HTTP and transport, then gets the new certificate; no
+    workload changes; health, polled every second throughout, is green every time."""
+    secured(engine)
+    certs = f"{engine.name}-certs"
+    before = engine.secret(certs)
+    old = tls.load_cert(before["tls.crt"].decode()).serial_number
+    assert {presented_serial(n, t) for n in engine.nodes.values() for t in (False, True)} == {old}
+    kinds = [("DaemonSet", "master"), ("DaemonSet", "data"), ("Deployment", "client")]
+    generations = {g: engine.workload(k, g)["metadata"]["generation"] for k, g in kinds}
+    poller = HealthPoller(engine.client())
+    poller.start()
+    try:
+        engine.stack.pulumi("config", "set", "--path", "es-cluster:security.certificateDays", "30")
+        engine.stack.up()
+        after = engine.secret(certs)
+        assert after["ca.crt"] == before["ca.crt"] and after["tls.crt"] != before["tls.crt"]
+        new = tls.load_cert(after["tls.crt"].decode())
+        assert tls.validity_days(new) == 30
+        engine.sync_secrets()
+        wait_until(
+            "every node to present the new certificate on HTTP and transport",
+            lambda: {presented_serial(n, t) for n in engine.nodes.values() for t in (False, True)} == {new.serial_number},
+            90,
+            explain=engine.explain,
+        )
+    finally:
+        poller.halt.set()
+        poller.join()
+    assert poller.seen and set(poller.seen) == {"green"}, poller.seen
+    assert {g: engine.workload(k, g)["metadata"]["generation"] for k, g in kinds} == generations
+    print(f"\ncertificate renewal: health polled {len(poller.seen)} times, all green")

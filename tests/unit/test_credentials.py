@@ -58,6 +58,7 @@ def test_nothing_changes_when_the_same_config_comes_again(made):
         (props(issue_certificates=False), ["tls_crt"]),
         (props(password="now-given-1"), ["password"]),
         (props(dns_names=["other"], password="now-given-1"), ["tls_crt", "password"]),
+        (props(certificate_days=30), ["tls_crt"]),
     ],
 )
 def test_what_makes_the_credentials_change(made, news, expected):
@@ -78,6 +79,14 @@ def test_an_update_for_new_names_keeps_the_ca_and_the_password(made):
     assert tls.dns_names(cert) == ["renamed-http", "localhost"] and cert.issuer == tls.load_cert(made["ca_crt"]).subject
     assert outs["tls_key"] != made["tls_key"]
     assert (outs["password"], outs["users"]) == (made["password"], made["users"])
+
+
+def test_a_new_validity_reissues_the_node_certificate_for_that_long_from_the_same_ca(made):
+    outs = CredentialsProvider().update("id", made, props(certificate_days=30)).outs
+    cert = tls.load_cert(outs["tls_crt"])
+    assert tls.validity_days(cert) == 30 and outs["ca_crt"] == made["ca_crt"] and outs["tls_crt"] != made["tls_crt"]
+    assert changes(outs, props(certificate_days=30), NOW) == []
+    assert tls.validity_days(tls.load_cert(made["tls_crt"])) == 365  # the default, when none is asked
 
 
 def test_an_update_for_a_new_password_keeps_every_certificate(made):

@@ -14,8 +14,8 @@ import yaml
 from es_cluster import parse_stack_config, validate
 from es_cluster.image import build_tag
 from es_cluster.render import render, write
-from es_cluster.stack import config_from_file
 from es_cluster.specs import CREDENTIAL_PLACEHOLDER
+from es_cluster.stack import config_from_file
 
 from .render_cli import render_command
 

@@ -66,10 +66,31 @@ def test_opensearch_refuses_security_and_names_what_is_missing():
 
 
 def test_settings_beside_enabled_false_are_refused_as_having_no_effect():
-    assert problems(security={"enabled": False, "httpTls": False, "password": "long-enough", "certificateSecret": "mine"}) == [
+    off = {"enabled": False, "httpTls": False, "password": "long-enough", "certificateSecret": "mine", "certificateDays": 30}
+    assert problems(security=off) == [
         ("security.httpTls", "has no effect while security is off (security.enabled false): remove it"),
         ("security.password", "has no effect while security is off (security.enabled false): remove it"),
         ("security.certificateSecret", "has no effect while security is off (security.enabled false): remove it"),
+        ("security.certificateDays", "has no effect while security is off (security.enabled false): remove it"),
+    ]
+
+
+@pytest.mark.parametrize(("days", "expected"), [(None, 365), (1, 1), ("30", 30), (912, 912)])
+def test_the_node_certificates_validity_is_365_days_or_as_set(days, expected):
+    security = {} if days is None else {"certificateDays": days}
+    assert cluster(security=security).security.certificate_days == expected
+
+
+@pytest.mark.parametrize("days", [0, 913, -1, 1.5, "a month", True])
+def test_a_validity_outside_1_to_912_days_is_refused(days):
+    assert problems(security={"certificateDays": days}) == [
+        ("security.certificateDays", f"must be a whole number of days from 1 to 912 (half the CA's life), got {days!r}")
+    ]
+
+
+def test_a_validity_with_the_users_own_certificates_is_refused():
+    assert problems(security={"certificateDays": 30, "certificateSecret": "mine"}) == [
+        ("security.certificateDays", "is for the certificates the component issues; with certificateSecret, yours are used: remove it")
     ]
 
 
@@ -99,7 +120,9 @@ def test_type_problems_are_named_under_security():
         ("security.httpTls", "must be true or false, got 1"),
     ]
     [(key, msg)] = problems(security={"enabeld": True})
-    assert key == "security.enabeld" and msg.startswith("unknown setting (did you mean 'enabled'?); allowed: certificateSecret, enabled")
+    assert key == "security.enabeld" and msg == (
+        "unknown setting (did you mean 'enabled'?); allowed: certificateDays, certificateSecret, enabled, httpTls, password"
+    )
     assert problems(security=5) == [("security", "must be an object, got 5")]
     assert problems(security={"certificateSecret": "Not_A_Name"})[0][0] == "security.certificateSecret"
 
