@@ -510,7 +510,9 @@ def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, 
     if a is None:
         a = SecurityArgs()
     if not isinstance(a, SecurityArgs):
-        problems.add("security", f"must be null or an object with enabled, httpTls, password and certificateSecret, got {_show(a)}")
+        problems.add(
+            "security", f"must be null or an object with enabled, httpTls, password, certificateSecret and certificateDays, got {_show(a)}"
+        )
         return Security()
     before = len(problems)
     if a.enabled is not None:

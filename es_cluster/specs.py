@@ -133,37 +133,25 @@ def transport_service(cluster: Cluster) -> Manifest:
     }
 
 
+def _secret(cluster: Cluster, name: str, data: Manifest, kind: str = "Opaque") -> Manifest:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(cluster, name), "type": kind, "stringData": data}
+
+
 def certificate_secret(cluster: Cluster, credentials: Any) -> Manifest:
     """The CA and the node certificate from the component's own CA, as cert-manager lays out
     a Secret (kubernetes.io/tls with ca.crt beside), so a user's own Secret looks the same."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": _meta(cluster, certificate_secret_name(cluster)),
-        "type": "kubernetes.io/tls",
-        "stringData": {"ca.crt": credentials["ca_crt"], "tls.crt": credentials["tls_crt"], "tls.key": credentials["tls_key"]},
-    }
+    data = {"ca.crt": credentials["ca_crt"], "tls.crt": credentials["tls_crt"], "tls.key": credentials["tls_key"]}
+    return _secret(cluster, certificate_secret_name(cluster), data, "kubernetes.io/tls")
 
 
 def file_realm_secret(cluster: Cluster, credentials: Any) -> Manifest:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": _meta(cluster, file_realm_secret_name(cluster)),
-        "type": "Opaque",
-        # users holds the password's bcrypt hash; users_roles gives the user its role.
-        "stringData": {"users": credentials["users"], "users_roles": f"{c.SUPERUSER_ROLE}:{c.SUPERUSER}\n"},
-    }
+    # users holds the password's bcrypt hash; users_roles gives the user its role.
+    data = {"users": credentials["users"], "users_roles": f"{c.SUPERUSER_ROLE}:{c.SUPERUSER}\n"}
+    return _secret(cluster, file_realm_secret_name(cluster), data)
 
 
 def elastic_user_secret(cluster: Cluster, credentials: Any) -> Manifest:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": _meta(cluster, elastic_user_secret_name(cluster)),
-        "type": "Opaque",
-        "stringData": {c.SUPERUSER: credentials["password"]},
-    }
+    return _secret(cluster, elastic_user_secret_name(cluster), {c.SUPERUSER: credentials["password"]})
 
 
 def security_manifests(cluster: Cluster, credentials: Any) -> list[Manifest]:

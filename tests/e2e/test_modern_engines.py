@@ -382,10 +382,11 @@ FORBIDDEN = {
 }
 
 
-def test_a_change_the_upgrade_rules_forbid_is_refused_at_preview_with_the_key_and_the_rule(engine: Engine):
-    distribution, version, key, rule = FORBIDDEN[engine.stack_name]
+def refused_preview(engine: Engine, change) -> str:
+    """What `pulumi preview` prints for the stack's config with `change` applied, having failed;
+    the stack file is put back either way."""
     config = engine.stack.config()
-    config["engine"].update(distribution=distribution, version=version)
+    change(config)
     engine.stack.write_config(config)
     try:
         proc = engine.stack.pulumi("preview", check=False)
@@ -393,6 +394,12 @@ def test_a_change_the_upgrade_rules_forbid_is_refused_at_preview_with_the_key_an
         engine.stack.write_config(engine.config)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out
+    return out
+
+
+def test_a_change_the_upgrade_rules_forbid_is_refused_at_preview_with_the_key_and_the_rule(engine: Engine):
+    distribution, version, key, rule = FORBIDDEN[engine.stack_name]
+    out = refused_preview(engine, lambda config: config["engine"].update(distribution=distribution, version=version))
     assert f"{key}: {engine.distribution} {engine.version} -> {distribution} {version}: " in out, out
     assert rule in out and "Refused, with no override." in out, out
 
@@ -407,15 +414,7 @@ def secured(engine: Engine) -> None:
 
 def test_switching_security_in_a_running_cluster_is_refused_at_preview_as_quorum_loss(engine: Engine):
     secured(engine)
-    config = engine.stack.config()
-    config["security"] = {"enabled": False}
-    engine.stack.write_config(config)
-    try:
-        proc = engine.stack.pulumi("preview", check=False)
-    finally:
-        engine.stack.write_config(engine.config)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0, out
+    out = refused_preview(engine, lambda config: config.update(security={"enabled": False}))
     assert "security.enabled: turns security off in a running cluster." in out, out
     assert "set es-cluster:allowDisruptive to [quorumLoss] (or true) for this change" in out, out
 

@@ -131,7 +131,9 @@ def test_a_python_caller_passing_something_else_is_named():
     args = EsClusterArgs(node_groups={"all": NodeGroupArgs(roles=["master", "data", "client"])}, security=5)
     with pytest.raises(ConfigError) as e:
         validate(args)
-    assert e.value.problems == [("security", "must be null or an object with enabled, httpTls, password and certificateSecret, got 5")]
+    assert e.value.problems == [
+        ("security", "must be null or an object with enabled, httpTls, password, certificateSecret and certificateDays, got 5")
+    ]
     assert validate(EsClusterArgs(node_groups={"all": NodeGroupArgs(roles=["master"])}, security=SecurityArgs())).security == Security()
 
 

@@ -44,6 +44,11 @@ def test_the_node_certificate_is_signed_by_the_ca_for_both_ends_of_a_connection_
     ca.public_key().verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), cert.signature_hash_algorithm)
     assert cert.issuer == ca.subject
     assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    usage = cert.extensions.get_extension_for_class(x509.KeyUsage)
+    assert usage.critical and (usage.value.digital_signature, usage.value.key_encipherment) == (True, True)
+    assert not (usage.value.key_cert_sign or usage.value.crl_sign or usage.value.key_agreement)
+    ca_usage = ca.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert ca_usage.digital_signature and not (ca_usage.key_encipherment or ca_usage.data_encipherment)
     eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert set(eku) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
     assert tls.dns_names(cert) == NAMES
