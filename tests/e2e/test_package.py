@@ -69,12 +69,16 @@ def test_schema_is_inferred_from_the_component(program: YamlProgram):
     assert res["isComponent"] is True
     assert set(res["inputProperties"]) == {
         "nodeGroups", "clusterName", "namespace", "createNamespace", "image", "kubeconfig", "httpServiceType",
-        "rolloutTimeout", "allowDisruptive", "podSecurity", "networkPolicy", "engine",
+        "rolloutTimeout", "allowDisruptive", "podSecurity", "networkPolicy", "engine", "security",
     }  # fmt: skip
     assert res["requiredInputs"] == ["nodeGroups"]
     assert set(schema["types"]["es-cluster:index:Engine"]["properties"]) == {"distribution", "version", "allowMmap", "initialMasterNodes"}
+    assert set(schema["types"]["es-cluster:index:Security"]["properties"]) == {
+        "enabled", "httpTls", "password", "certificateSecret", "certificateDays"
+    }  # fmt: skip
     assert set(res["properties"]) == {
-        "namespace", "httpService", "transportService", "httpUrl", "imageRef", "workloads", "impact", "record"
+        "namespace", "httpService", "transportService", "httpUrl", "imageRef", "workloads", "elasticPassword", "caCertificate",
+        "impact", "record",
     }  # fmt: skip
     group = schema["types"]["es-cluster:index:NodeGroup"]
     assert group["required"] == ["roles"]

@@ -42,6 +42,13 @@ def test_schema_inputs_are_the_stack_config_keys(schema):
     }
     assert res["requiredInputs"] == ["nodeGroups"]
     assert set(schema["types"]["es-cluster:index:Engine"]["properties"]) == {"distribution", "version", "allowMmap", "initialMasterNodes"}
+    assert set(schema["types"]["es-cluster:index:Security"]["properties"]) == {
+        "enabled",
+        "httpTls",
+        "password",
+        "certificateSecret",
+        "certificateDays",
+    }
     assert res["inputProperties"]["nodeGroups"]["additionalProperties"]["$ref"] == "#/types/es-cluster:index:NodeGroup"
     types = schema["types"]
     assert set(types["es-cluster:index:NodeGroup"]["properties"]) == {
