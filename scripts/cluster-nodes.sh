@@ -231,6 +231,9 @@ nodes_up() {
     --cluster-cidr "$POD_CIDR" --nodeport-addresses "$POD_CIDR" --conntrack-max-per-core 0 \
     --conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0 \
     --healthz-bind-address "127.0.0.1:$((BASE + 6))" --metrics-bind-address "127.0.0.1:$((BASE + 7))"
+  # NetworkPolicies, ingress, enforced on the bridge's traffic by our own enforcer (the Go proxy's
+  # kube-network-policies needs a kernel feature these machines lack: scripts/netpol/enforcer.py).
+  start netpol python3 "$REPO/scripts/netpol/enforcer.py" --kubeconfig "$KUBECONFIG_OUT" --kubectl "$bin/kubectl"
   cluster_dns "$bin"
   local k="kubectl --kubeconfig $KUBECONFIG_OUT"
   wait_for "$REAL_NODES real nodes Ready" 180 bash -c \
@@ -306,6 +309,8 @@ nodes_down() {
   cgroup_kill
   rm -f "$DIR"/node-*.pid
   if running kube-proxy; then kill "$(cat "$DIR/kube-proxy.pid")" 2>/dev/null || true; fi
+  stop_component netpol
+  python3 "$REPO/scripts/netpol/enforcer.py" --cleanup || true
   if running coredns; then kill "$(cat "$DIR/coredns.pid")" 2>/dev/null || true; rm -f "$DIR/coredns.pid"; fi
   # kube-proxy's own iptables rules (its chains only).
   [[ -x "$(cat "$NODES_DIR/bin" 2>/dev/null)/kube-proxy" ]] && "$(cat "$NODES_DIR/bin")/kube-proxy" --cleanup >/dev/null 2>&1 || true

@@ -153,6 +153,64 @@ def test_a_green_cluster_of_every_pod_with_one_master_and_the_components_quorum(
     assert {n["settings"]["discovery"]["zen"]["minimum_master_nodes"] for n in settings} == {str(MASTERS // 2 + 1)}
 
 
+def probe_pod(kube: Kube, stack: Stack, name: str, labels: dict[str, str]) -> str:
+    """A pod that is none of the cluster's ES pods, on a real node: the image's shell, asleep."""
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": NS, "labels": labels},
+        "spec": {
+            "nodeSelector": {"es-cluster.io/real-node": "true"},
+            "tolerations": [{"key": "es-cluster.io/real-node", "operator": "Equal", "value": "true", "effect": "NoSchedule"}],
+            "terminationGracePeriodSeconds": 0,
+            "containers": [{"name": "probe", "image": stack.outputs()["imageRef"], "command": ["sleep", "3600"]}],
+        },
+    }
+    path = stack.dir / f"{name}.json"
+    path.write_text(json.dumps(manifest))
+    kube.run("apply", "-f", str(path))
+    kube.run("wait", "--for=condition=Ready", f"pod/{name}", "-n", NS, "--timeout=120s")
+    return name
+
+
+def reaches(kube: Kube, pod: str, ip: str, port: int) -> bool:
+    """Whether a TCP connection from `pod` to ip:port opens (an enforced refusal is immediate)."""
+    return kube.run("exec", "-n", NS, pod, "--", "timeout", "5", "bash", "-c", f"exec 3<>/dev/tcp/{ip}/{port}", check=False).returncode == 0
+
+
+def test_the_network_policy_is_enforced_transport_only_from_the_clusters_own_pods(stack, kube):
+    """The component's NetworkPolicy, enforced on the real nodes (scripts/netpol/enforcer.py):
+    a pod that is not one of the cluster's ES pods cannot open 9300 on a master, an ES pod can,
+    and HTTP is open to anyone by default."""
+    probe = probe_pod(kube, stack, "np-probe", {"np-e2e": "probe"})
+    master_ip = pods(kube, "master")[0]["status"]["podIP"]
+    client = pods(kube, "client")[0]
+    assert wait_until("the foreign pod to be refused on 9300", lambda: not reaches(kube, probe, master_ip, 9300), 30)
+    assert reaches(kube, client["metadata"]["name"], master_ip, 9300)
+    assert reaches(kube, probe, client["status"]["podIP"], 9200)
+
+
+def test_http_from_lets_a_listed_peer_reach_9200_and_not_an_unlisted_one(stack, kube):
+    listed = probe_pod(kube, stack, "np-shipper", {"np-e2e": "shipper"})
+    unlisted = "np-probe"
+    client_ip = pods(kube, "client")[0]["status"]["podIP"]
+    original = stack.config()
+    config = stack.config()
+    config["networkPolicy"] = {"httpFrom": [{"podSelector": {"matchLabels": {"np-e2e": "shipper"}}}]}
+    stack.write_config(config)
+    try:
+        try:
+            stack.up()
+            assert wait_until("the unlisted pod to be refused on 9200", lambda: not reaches(kube, unlisted, client_ip, 9200), 30)
+            assert reaches(kube, listed, client_ip, 9200)
+        finally:
+            stack.write_config(original)
+            stack.up()
+        assert wait_until("9200 open to any pod again", lambda: reaches(kube, unlisted, client_ip, 9200), 30)
+    finally:
+        kube.run("delete", "pod", "-n", NS, "np-probe", "np-shipper", "--wait=false", check=False)
+
+
 def test_mlockall_is_asked_for_and_does_not_take_effect_here_for_the_documented_reason(stack, kube, http):
     """docs/security.md: the image turns `bootstrap.mlockall` on, but the lock
     takes effect only under an unlimited memlock limit, which raising takes CAP_SYS_RESOURCE."""
