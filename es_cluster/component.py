@@ -68,9 +68,9 @@ class EsCluster(pulumi.ComponentResource):
 
     Outputs: namespace, http_service, transport_service, http_url, image_ref, workloads
     (group name -> workload name), elastic_password (a secret) and ca_certificate when security
-    is on (None otherwise; the CA is None too with a Secret of the user's), impact (what this deploy does to the running cluster), record
-    (the deployed cluster and the impact, which the stack output `es-cluster:<name>` holds for
-    the next preview to compare with).
+    is on (None otherwise; the CA is None too with a Secret of the user's), impact (what this
+    deploy does to the running cluster), record (the deployed cluster and the impact, which the
+    stack output `es-cluster:<name>` holds for the next preview to compare with).
     """
 
     namespace: pulumi.Output[str]
