@@ -56,7 +56,7 @@ def changes(olds: dict[str, Any], news: dict[str, Any], now: dt.datetime) -> lis
     """Which outputs an update would make anew: [] when the state's credentials still serve."""
     out = []
     if news.get("issue_certificates"):
-        if not olds.get("tls_crt") or bool(news.get("issue_certificates")) != bool(olds.get("issue_certificates")):
+        if not olds.get("tls_crt"):  # none yet, or the user's own Secret until now
             out.append("tls_crt")
         else:
             cert = tls.load_cert(olds["tls_crt"])

@@ -40,6 +40,7 @@ from typing import Any
 CHAIN = "ES-NETPOL"
 # The packet mark bit an allowing rule sets (kube-proxy uses 0x4000 and 0x8000).
 ALLOWED = "0x20000"
+ALLOW = f"-j MARK --set-xmark {ALLOWED}/{ALLOWED}"
 
 
 # --- the policy model, pure -------------------------------------------------------------------
@@ -160,13 +161,13 @@ def rules(policies: list[dict], pods: list[dict], namespaces: Mapping[str, Mappi
                         sub = f"{CHAIN}-B{blocks}"
                         out.append(f"-d {ip}/32 -j {sub}")
                         out += [f"@{sub} -s {e} -j RETURN" for e in source[2]]
-                        out += [f"@{sub} -s {source[1]}{spec} {_allow()}" for spec in port_specs]
+                        out += [f"@{sub} -s {source[1]}{spec} {ALLOW}" for spec in port_specs]
                         continue
                     ips = source[1]
                     if ips is None:
-                        out += [f"-d {ip}/32{spec} {_allow()}" for spec in port_specs]
+                        out += [f"-d {ip}/32{spec} {ALLOW}" for spec in port_specs]
                     else:
-                        out += [f"-s {src}/32 -d {ip}/32{spec} {_allow()}" for src in ips for spec in port_specs]
+                        out += [f"-s {src}/32 -d {ip}/32{spec} {ALLOW}" for src in ips for spec in port_specs]
     out += [f"-d {ip}/32 -m mark ! --mark {ALLOWED}/{ALLOWED} -j REJECT" for ip in isolated]
     return out
 
@@ -174,10 +175,6 @@ def rules(policies: list[dict], pods: list[dict], namespaces: Mapping[str, Mappi
 def _port_spec(protocol: str, port: str | None) -> str:
     proto = f" -p {protocol.lower()}"
     return proto if port is None else f"{proto} -m {protocol.lower()} --dport {port}"
-
-
-def _allow() -> str:
-    return f"-j MARK --set-xmark {ALLOWED}/{ALLOWED}"
 
 
 def restore_input(lines: list[str]) -> str:
