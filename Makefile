@@ -117,7 +117,7 @@ up: venv ## deploy the $(STACK) stack (default: local, on the local cluster's re
 	# recreated by make cluster-down + make up since the last run).
 	pulumi up --yes --refresh --stack $(STACK)
 	if [[ -n "$$LOCAL" ]]; then
-	  scripts/wait-green.sh "$$(pulumi stack output namespace --stack $(STACK))" "$$(pulumi stack output httpService --stack $(STACK))"
+	  STATE_DIR=$(STATE) scripts/wait-green.sh $(STACK)
 	fi
 
 preview: venv ## pulumi preview of the $(STACK) stack

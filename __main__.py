@@ -22,6 +22,8 @@ pulumi.export("httpUrl", es.http_url)
 pulumi.export("imageRef", es.image_ref)
 pulumi.export("workloads", es.workloads)
 if cluster.security.enabled:
-    # `pulumi stack output --show-secrets elasticPassword`; caCertificate verifies the nodes.
+    # `pulumi stack output --show-secrets elasticPassword`: the password of `superuser`
+    # (elastic, or OpenSearch's admin); caCertificate verifies the nodes.
+    pulumi.export("superuser", es.superuser)
     pulumi.export("elasticPassword", es.elastic_password)
     pulumi.export("caCertificate", es.ca_certificate)

@@ -67,7 +67,8 @@ class EsCluster(pulumi.ComponentResource):
     disruption budget per node group.
 
     Outputs: namespace, http_service, transport_service, http_url, image_ref, workloads
-    (group name -> workload name), elastic_password (a secret) and ca_certificate when security
+    (group name -> workload name), elastic_password (a secret: the password of `superuser`,
+    Elasticsearch's elastic or OpenSearch's admin), superuser and ca_certificate when security
     is on (None otherwise; the CA is None too with a Secret of the user's), impact (what this
     deploy does to the running cluster), record (the deployed cluster and the impact, which the
     stack output `es-cluster:<name>` holds for the next preview to compare with).
@@ -80,6 +81,7 @@ class EsCluster(pulumi.ComponentResource):
     image_ref: pulumi.Output[str]
     workloads: pulumi.Output[dict[str, str]]
     elastic_password: pulumi.Output[str]
+    superuser: pulumi.Output[str]
     ca_certificate: pulumi.Output[str]
     impact: pulumi.Output[dict[str, Any]]
     record: pulumi.Output[dict[str, Any]]
@@ -135,16 +137,11 @@ class EsCluster(pulumi.ComponentResource):
         # The CA, the node certificate and the superuser's password: made once, Pulumi secrets.
         credentials: dict[str, Any] | None = None
         if cluster.security.enabled:
-            made = Credentials(
-                f"{name}-credentials",
-                cluster_name=cluster.name,
-                dns_names=specs.certificate_dns_names(cluster),
-                issue_certificates=cluster.security.certificate_secret is None,
-                password=cluster.security.password,
-                certificate_days=cluster.security.certificate_days,
-                opts=child,
-            )
+            made = Credentials(f"{name}-credentials", **specs.credentials_args(cluster), opts=child)
             credentials = {k: getattr(made, k) for k in specs.CREDENTIALS}
+            # Every object waits for them: a password change the engine refuses (OpenSearch's,
+            # once formed) fails there, with nothing of the cluster touched.
+            gate = gate.apply(lambda g, made=made: [*g, made])
 
         def declare(
             manifest: dict[str, Any], depends_on: pulumi.Input[list[pulumi.Resource]], timeout: str | None = None
@@ -202,6 +199,7 @@ class EsCluster(pulumi.ComponentResource):
         self.image_ref = pulumi.Output.from_input(image_ref)
         self.workloads = pulumi.Output.from_input({g.name: specs.workload_name(cluster, g) for g in cluster.groups})
         self.elastic_password = pulumi.Output.secret(credentials["password"]) if credentials else pulumi.Output.from_input(None)
+        self.superuser = pulumi.Output.from_input(specs.superuser(cluster) if credentials else None)
         issued = credentials is not None and cluster.security.certificate_secret is None
         self.ca_certificate = credentials["ca_crt"] if issued else pulumi.Output.from_input(None)
         self.impact = verdict.apply(lambda result: result.output())
@@ -225,6 +223,7 @@ class EsCluster(pulumi.ComponentResource):
                 "image_ref": self.image_ref,
                 "workloads": self.workloads,
                 "elastic_password": self.elastic_password,
+                "superuser": self.superuser,
                 "ca_certificate": self.ca_certificate,
                 "impact": self.impact,
                 "record": self.record,

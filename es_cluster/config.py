@@ -547,7 +547,9 @@ def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, 
         else:
             password = a.password
     secret_name = None
-    if a.certificate_secret is not None and _check(
+    if a.certificate_secret is not None and profile.own_certificates_missing:
+        problems.add("security.certificateSecret", f"{engine}: {profile.own_certificates_missing}")
+    elif a.certificate_secret is not None and _check(
         k8s.dns1123_subdomain(a.certificate_secret), "security.certificateSecret", a.certificate_secret, problems, what="Secret name"
     ):
         secret_name = a.certificate_secret
@@ -568,7 +570,7 @@ def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, 
             days = a.certificate_days
     if a.http_tls is False:
         warnings.append(
-            "security.httpTls: false leaves HTTP on 9200 in plaintext: the elastic user's password and every document "
+            f"security.httpTls: false leaves HTTP on 9200 in plaintext: the {profile.superuser} user's password and every document "
             "cross the network readable. Keep it on unless a proxy in front of the HTTP Service terminates TLS."
         )
     return Security(

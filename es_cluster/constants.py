@@ -70,6 +70,8 @@ BOOTSTRAP_KEY = "initial-masters"
 # security.enabled and HTTPS (names.flag), which the entrypoint turns into the engine's settings.
 ENV_SECURITY = "ES_CLUSTER_SECURITY"
 ENV_HTTP_TLS = "ES_CLUSTER_HTTP_TLS"
+# OpenSearch: the node certificate's subject, for plugins.security.nodes_dn.
+ENV_NODES_DN = "ES_CLUSTER_NODES_DN"
 # Folders inside the engine's config folder (the engines read TLS files only under it), each a
 # whole Secret mounted (never subPath), so renewed certificates and a changed password reach
 # running nodes, which reload them: the certificates, and the file realm's users and roles.
@@ -81,6 +83,5 @@ NODE_CERTIFICATE_DAYS = 365
 # The file realm's superuser, as ECK names it (the reserved realm is turned off for it), and
 # the built-in role it holds.
 SUPERUSER = "elastic"
-SUPERUSER_ROLE = "superuser"
 # The user the modern images run as (the official images' uid), and the group owning its files.
 ENGINE_UID = 1000

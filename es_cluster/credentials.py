@@ -9,7 +9,8 @@ What makes it change, and nothing else:
 - a node certificate with less than a third of its life left, seen by any preview or `up`: the
   same;
 - the password set in stack config, changed or removed (a removed one is replaced by a
-  generated one).
+  generated one). Where the engine reads its users file only when the cluster first forms
+  (OpenSearch's security index: `password_set_once` says why), such a change is refused.
 The CA is never reissued by an update: nodes trust it, and a new one would split the cluster.
 """
 
@@ -52,8 +53,18 @@ def _certificates(news: dict[str, Any], olds: dict[str, Any] | None, now: dt.dat
     return {"ca_crt": tls.cert_pem(ca), "ca_key": tls.key_pem(ca_key), "tls_crt": tls.cert_pem(cert), "tls_key": tls.key_pem(key)}
 
 
+def _users(news: dict[str, Any], password: str) -> str:
+    """The engine's users file (the profile's realm) for the superuser and this password."""
+    return tls.realm_file(news.get("realm") or "file", tls.password_hash(password), news.get("superuser") or tls.SUPERUSER)
+
+
+class PasswordChangeRefused(Exception):
+    pass
+
+
 def changes(olds: dict[str, Any], news: dict[str, Any], now: dt.datetime) -> list[str]:
-    """Which outputs an update would make anew: [] when the state's credentials still serve."""
+    """Which outputs an update would make anew: [] when the state's credentials still serve.
+    Raises PasswordChangeRefused for a password change the engine would not see."""
     out = []
     if news.get("issue_certificates"):
         if not olds.get("tls_crt"):  # none yet, or the user's own Secret until now
@@ -74,6 +85,8 @@ def changes(olds: dict[str, Any], news: dict[str, Any], now: dt.datetime) -> lis
         out.append("password")
     elif given is None and olds.get("password_source") == "config":
         out.append("password")
+    if "password" in out and news.get("password_set_once"):
+        raise PasswordChangeRefused(f"security.password: {news['password_set_once']}")
     return out
 
 
@@ -86,7 +99,7 @@ class CredentialsProvider(pulumi.dynamic.ResourceProvider):
             **_certificates(props, None, now),
             "password": password,
             "password_source": source,
-            "users": tls.users_file(tls.password_hash(password)),
+            "users": _users(props, password),
         }
         return pulumi.dynamic.CreateResult(id_=f"{props['cluster_name']}-credentials", outs=outs)
 
@@ -102,7 +115,7 @@ class CredentialsProvider(pulumi.dynamic.ResourceProvider):
             outs.update(_certificates(news, olds, now))
         if "password" in what:
             password, source = _password(news)
-            outs.update(password=password, password_source=source, users=tls.users_file(tls.password_hash(password)))
+            outs.update(password=password, password_source=source, users=_users(news, password))
         return pulumi.dynamic.UpdateResult(outs=outs)
 
 
@@ -124,12 +137,20 @@ class Credentials(pulumi.dynamic.Resource):
         password: str | None,
         certificate_days: int,
         opts: pulumi.ResourceOptions,
+        realm: str = "file",
+        superuser: str = tls.SUPERUSER,
+        password_set_once: str = "",
     ):
         props: dict[str, Any] = {
             "cluster_name": cluster_name,
             "dns_names": dns_names,
             "issue_certificates": issue_certificates,
             "certificate_days": certificate_days,
+            # The users file's form and user (the engine profile's), and why a password change
+            # is refused once made ("" where the engine reloads its users file).
+            "realm": realm,
+            "superuser": superuser,
+            "password_set_once": password_set_once,
             **dict.fromkeys(OUTPUTS),
             # The password asked for (an input); the output of the same name is the one in force.
             "password": pulumi.Output.secret(password) if password is not None else None,

@@ -101,3 +101,17 @@ def certificate_dns_names(cluster: Cluster) -> list[str]:
         ]
     transport = f"{transport_service_name(cluster)}.{cluster.namespace}.svc"
     return [*names, f"*.{transport}", f"*.{transport}.cluster.local", "localhost"]
+
+
+# The node certificate's subject: organisation and common name (tls.py issues it).
+CERTIFICATE_ORGANIZATION = "es-cluster"
+
+
+def node_certificate_common_name(cluster_name: str) -> str:
+    return f"{cluster_name} node"
+
+
+def node_certificate_subject(cluster_name: str) -> str:
+    """That subject as RFC 4514 writes it, most specific first (OpenSearch's
+    plugins.security.nodes_dn); a cluster name has no character the form escapes."""
+    return f"CN={node_certificate_common_name(cluster_name)},O={CERTIFICATE_ORGANIZATION}"

@@ -202,7 +202,9 @@ class EsCluster(component.EsCluster):
     workloads: pulumi.Output[dict[str, str]]
     """Group name -> workload name."""
     elastic_password: pulumi.Output[str]
-    """The elastic user's password (a secret), when security is on."""
+    """The superuser's password (a secret), when security is on."""
+    superuser: pulumi.Output[str]
+    """The superuser's name when security is on: elastic (Elasticsearch) or admin (OpenSearch)."""
     ca_certificate: pulumi.Output[str]
     """The cluster's CA certificate (PEM), when security is on and the component issued it."""
     impact: pulumi.Output[dict[str, Any]]

@@ -145,13 +145,34 @@ def certificate_secret(cluster: Cluster, credentials: Any) -> Manifest:
 
 
 def file_realm_secret(cluster: Cluster, credentials: Any) -> Manifest:
-    # users holds the password's bcrypt hash; users_roles gives the user its role.
-    data = {"users": credentials["users"], "users_roles": f"{c.SUPERUSER_ROLE}:{c.SUPERUSER}\n"}
+    # The engine's users file(s): the superuser and its password's bcrypt hash (and its role).
+    data = engines.profile(cluster.engine).realm_files(credentials["users"])
     return _secret(cluster, file_realm_secret_name(cluster), data)
 
 
 def elastic_user_secret(cluster: Cluster, credentials: Any) -> Manifest:
-    return _secret(cluster, elastic_user_secret_name(cluster), {c.SUPERUSER: credentials["password"]})
+    # The superuser's password under its name: `elastic`, or OpenSearch's `admin`.
+    return _secret(cluster, elastic_user_secret_name(cluster), {superuser(cluster): credentials["password"]})
+
+
+def superuser(cluster: Cluster) -> str:
+    """The superuser whose password the cluster's Secret and the stack output hold."""
+    return engines.profile(cluster.engine).superuser
+
+
+def credentials_args(cluster: Cluster) -> dict[str, Any]:
+    """What the credentials resource makes its CA, certificate and users file from."""
+    profile = engines.profile(cluster.engine)
+    return {
+        "cluster_name": cluster.name,
+        "dns_names": certificate_dns_names(cluster),
+        "issue_certificates": cluster.security.certificate_secret is None,
+        "password": cluster.security.password,
+        "certificate_days": cluster.security.certificate_days,
+        "realm": profile.realm,
+        "superuser": profile.superuser,
+        "password_set_once": profile.password_set_once,
+    }
 
 
 def security_manifests(cluster: Cluster, credentials: Any) -> list[Manifest]:

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .constants import CA_CERTIFICATE_DAYS, NODE_CERTIFICATE_DAYS, SUPERUSER
+from .names import CERTIFICATE_ORGANIZATION, node_certificate_common_name
 
 KEY_BITS = 2048
 # Validity: the CA outlives many node certificates, so renewing a node certificate never changes
@@ -68,7 +69,9 @@ def _key_usage(*granted: str) -> x509.KeyUsage:
 
 
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "es-cluster"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return x509.Name(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, CERTIFICATE_ORGANIZATION), x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    )
 
 
 def new_ca(cluster_name: str, key: rsa.RSAPrivateKey, now: dt.datetime) -> x509.Certificate:
@@ -102,7 +105,7 @@ def new_node_cert(
     """The certificate every node presents, on transport (as server and as client) and on HTTP."""
     return (
         x509.CertificateBuilder()
-        .subject_name(_name(f"{cluster_name} node"))
+        .subject_name(_name(node_certificate_common_name(cluster_name)))
         .issuer_name(ca.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -147,6 +150,25 @@ def password_matches(password: str, hashed: str) -> bool:
     return bcrypt.checkpw(password.encode(), ("$2b$" + hashed[4:]).encode())
 
 
-def users_file(hashed: str) -> str:
-    """The file realm's `users`: the superuser and its password's hash."""
-    return f"{SUPERUSER}:{hashed}\n"
+def users_file(hashed: str, user: str = SUPERUSER) -> str:
+    """Elasticsearch's file realm `users`: the superuser and its password's hash."""
+    return f"{user}:{hashed}\n"
+
+
+def internal_users_file(hashed: str, user: str) -> str:
+    """OpenSearch's security plugin `internal_users.yml`: the superuser with the admin backend
+    role (which the plugin's default roles_mapping.yml maps to all_access), and no other user:
+    none of the plugin's demo users with their published passwords."""
+    return (
+        '_meta:\n  type: "internalusers"\n  config_version: 2\n'
+        f'{user}:\n  hash: "{hashed}"\n  reserved: true\n  backend_roles: ["admin"]\n'
+        '  description: "es-cluster\'s superuser"\n'
+    )
+
+
+# The users file each engine reads, by the profile's `realm`.
+REALMS = {"file": users_file, "internal_users": internal_users_file}
+
+
+def realm_file(realm: str, hashed: str, user: str) -> str:
+    return REALMS[realm](hashed, user)

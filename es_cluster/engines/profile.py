@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from ..model import Cluster, NodeGroup
 
 Manifest = dict[str, Any]
+# Elasticsearch's built-in role that the file realm's superuser is given.
+SUPERUSER_ROLE = "superuser"
 Version = tuple[int, int, int]
 
 # The image build contexts inside the package (links to the repository's image/ and images/,
@@ -58,6 +60,15 @@ class Profile:
     # the profile has them; where it has not, why (the refusal of security.enabled true).
     security_supported: bool = False
     security_missing: str = ""
+    # The superuser, and the users file the engine reads it from: `file` (Elasticsearch's file
+    # realm, reloaded when it changes) or `internal_users` (OpenSearch's security plugin, read
+    # into its security index when the cluster first forms).
+    superuser: str = "elastic"
+    realm: str = "file"
+    # Why the password cannot change once the cluster has formed ("": it can).
+    password_set_once: str = ""
+    # Why security.certificateSecret (the user's own certificates) is refused ("": it is not).
+    own_certificates_missing: str = ""
 
     @property
     def config_path(self) -> str:
@@ -70,6 +81,10 @@ class Profile:
 
     def probes(self, group: NodeGroup, cluster: Cluster) -> Manifest:
         raise NotImplementedError
+
+    def realm_files(self, users: Any) -> dict[str, Any]:
+        """The users Secret's files, given the users file the credentials made (`realm`)."""
+        return {"users": users, "users_roles": f"{SUPERUSER_ROLE}:{self.superuser}\n"}
 
     def default_base_image(self, version: str) -> str:
         """The base image the image context builds FROM when image.baseImage is not set."""

@@ -1,6 +1,6 @@
 """Independent linters on what the component declares: kube-score and checkov, built and installed
-by scripts/toolchain.sh, run on three layouts: the dev and local stacks (the field report's) and
-examples/hardened (Pod Security `restricted`). The objects are those the component declares: the
+by scripts/toolchain.sh, run on five layouts: the dev and local stacks (the field report's),
+examples/hardened (Pod Security `restricted`), and the secured modern stacks es8 and opensearch. The objects are those the component declares: the
 image by digest when pushed, as image.declare() gives it.
 
 Every finding that remains is a row of the table in docs/security.md, "What the linters still say", with the
@@ -29,6 +29,9 @@ LAYOUTS = {
     "dev": ROOT / "Pulumi.dev.yaml",
     "local": ROOT / "Pulumi.local.yaml",
     "hardened": ROOT / "examples" / "hardened" / "Pulumi.hardened.yaml",
+    # The modern engines' layouts, secured by default (their Secrets hold a render's placeholders).
+    "es8": ROOT / "Pulumi.es8.yaml",
+    "opensearch": ROOT / "Pulumi.opensearch.yaml",
 }
 WORKLOADS = {"DaemonSet", "Deployment", "StatefulSet"}
 TABLE_HEADING = "## What the linters still say"

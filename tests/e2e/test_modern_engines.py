@@ -99,6 +99,8 @@ class Engine:
         self.first_list = ""
         # Secrets the pods mount: name -> the folder the harness keeps as a kubelet keeps one.
         self.secret_dirs: dict[str, Path] = {}
+        # The superuser clients authenticate as: elastic, or OpenSearch's admin.
+        self.superuser = engines.for_version(self.distribution, self.version).superuser
 
     # --- A: what the API server holds
     def bootstrap_list(self) -> str:
@@ -125,7 +127,7 @@ class Engine:
 
     def password(self) -> str:
         """The superuser's password as clients in the cluster read it: the elastic-user Secret."""
-        self._password = self.secret(f"{self.name}-elastic-user")["elastic"].decode()
+        self._password = self.secret(f"{self.name}-elastic-user")[self.superuser].decode()
         return self._password
 
     def tls_context(self) -> ssl.SSLContext:
@@ -273,7 +275,7 @@ class Node:
         if data is not None:
             req.add_header("Content-Type", "application/x-ndjson" if path.startswith("/_bulk") else "application/json")
         if password is not None:
-            req.add_header("Authorization", "Basic " + base64.b64encode(f"elastic:{password}".encode()).decode())
+            req.add_header("Authorization", "Basic " + base64.b64encode(f"{self.engine.superuser}:{password}".encode()).decode())
         context = self.engine.tls_context() if req.type == "https" else None
         return urllib.request.urlopen(req, timeout=30, context=context)
 
@@ -404,12 +406,16 @@ def test_a_change_the_upgrade_rules_forbid_is_refused_at_preview_with_the_key_an
     assert rule in out and "Refused, with no override." in out, out
 
 
+# Stacks whose stand-in base has no security plugin, and turn security off (docs/security.md).
+UNSECURED = {"opensearch3": "Maven Central serves no opensearch-security plugin for 3.3.0"}
+
+
 def secured(engine: Engine) -> None:
-    """Elasticsearch 7+ is secured by default; OpenSearch is not yet (docs/security.md)."""
-    if engine.distribution == "opensearch":
+    """Every modern engine is secured by default; a stack whose base lacks the plugin is not."""
+    if engine.stack_name in UNSECURED:
         assert not engine.secured()
-        pytest.skip("security is off on opensearch: its security plugin is not deployed yet (docs/security.md)")
-    assert engine.secured(), f"{engine.stack_name}: Elasticsearch {engine.version} deployed without security"
+        pytest.skip(f"security is off on {engine.stack_name}: {UNSECURED[engine.stack_name]}")
+    assert engine.secured(), f"{engine.stack_name}: {engine.distribution} {engine.version} deployed without security"
 
 
 def test_switching_security_in_a_running_cluster_is_refused_at_preview_as_quorum_loss(engine: Engine):
@@ -447,6 +453,13 @@ def test_documents_indexed_through_the_coordinating_node_are_found(engine: Engin
     assert [h["_id"] for h in hits] == ["17"]
 
 
+# What each engine logs when plain HTTP reaches its HTTPS port.
+PLAINTEXT_REFUSED = {
+    "elasticsearch": "received plaintext http traffic on an https channel",
+    "opensearch": "not an SSL/TLS record",
+}
+
+
 def test_plaintext_http_to_9200_is_refused(engine: Engine):
     secured(engine)
     client = engine.client()
@@ -454,7 +467,7 @@ def test_plaintext_http_to_9200_is_refused(engine: Engine):
         client.request("/", scheme="http", password=engine.password())
     wait_until(
         "the node to log the plaintext request",
-        lambda: "received plaintext http traffic on an https channel" in client.logs(),
+        lambda: PLAINTEXT_REFUSED[engine.distribution] in client.logs(),
         30,
         explain=lambda: client.logs()[-2000:],
     )
@@ -518,11 +531,8 @@ def test_a_node_with_a_certificate_of_another_ca_does_not_join(engine: Engine, t
         wait_until("the node to start", lambda: "] started" in extra.logs(), 150, explain=lambda: extra.logs()[-3000:])
         names = [r["name"] for r in engine.client().get("/_cat/nodes?format=json&h=name")]
         assert extra.name not in names and len(names) == len(engine.nodes)
-        # Seen from the node itself (its own file realm, its HTTPS on the other CA): alone.
-        auth = base64.b64encode(f"elastic:{engine.cached_password()}".encode()).decode()
-        req = urllib.request.Request(extra.url("/_cluster/health?local=true"), headers={"Authorization": f"Basic {auth}"})
-        with urllib.request.urlopen(req, timeout=30, context=ssl.create_default_context(cafile=foreign / "ca.crt")) as resp:
-            assert json.loads(resp.read())["number_of_nodes"] == 1
+        # Seen from the node itself (its own users, its HTTPS on the other CA): alone.
+        assert_alone(extra, ssl.create_default_context(cafile=foreign / "ca.crt"))
     finally:
         extra.remove()
 
@@ -601,12 +611,27 @@ def test_a_node_whose_seed_hosts_are_the_http_ports_finds_no_cluster(engine: Eng
             150,
             explain=lambda: extra.logs()[-3000:],
         )
-        assert extra.get("/_cluster/health?local=true")["number_of_nodes"] == 1
+        assert_alone(extra)
         names = [r["name"] for r in engine.client().get("/_cat/nodes?format=json&h=name")]
         assert extra.name not in names
     finally:
         extra.remove()
         del engine.nodes[extra.name]
+
+
+def assert_alone(node: Node, context: ssl.SSLContext | None = None) -> None:
+    """The node sees no cluster. A secured OpenSearch node alone has no security index, so it
+    authenticates no one and says why (503), which it could not say in a cluster."""
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{node.engine.superuser}:{node.engine.cached_password()}".encode()).decode()}
+    req = urllib.request.Request(node.url("/_cluster/health?local=true"), headers=auth if node.engine.secured() else {})
+    context = context or (node.engine.tls_context() if req.type == "https" else None)
+    if node.engine.distribution == "opensearch" and node.engine.secured():
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=30, context=context)
+        assert e.value.code == 503 and "OpenSearch Security not initialized" in e.value.read().decode()
+        return
+    with urllib.request.urlopen(req, timeout=30, context=context) as resp:
+        assert json.loads(resp.read())["number_of_nodes"] == 1
 
 
 def test_a_password_set_in_config_takes_effect_without_a_restart(engine: Engine):
@@ -616,6 +641,19 @@ def test_a_password_set_in_config_takes_effect_without_a_restart(engine: Engine)
     secured(engine)
     old = engine.password()
     new = "e2e-" + old[::-1][:20]
+    if engine.distribution == "opensearch":
+        # Its users live in the security index once formed: refused, at preview and at up.
+        engine.stack.pulumi("config", "set", "--secret", "--path", "es-cluster:security.password", new)
+        try:
+            for verb in ("preview", "up"):
+                proc = engine.stack.pulumi(verb, *(["--yes", "--skip-preview"] if verb == "up" else []), check=False)
+                out = proc.stdout + proc.stderr
+                assert proc.returncode != 0 and "security.password: OpenSearch reads its users file into its security index" in out, out
+                assert new not in out
+        finally:
+            engine.stack.pulumi("config", "rm", "--path", "es-cluster:security.password")
+        assert engine.password() == old and answers_on(engine.client(), old)
+        return
     generations = {g: engine.workload(k, g)["metadata"]["generation"] for k, g in [("DaemonSet", "master"), ("Deployment", "client")]}
     engine.stack.pulumi("config", "set", "--secret", "--path", "es-cluster:security.password", new)
     proc = engine.stack.up()
@@ -697,12 +735,13 @@ def test_a_renewed_certificate_reaches_the_running_nodes_without_a_restart_and_g
     poller = HealthPoller(engine.client())
     poller.start()
     try:
-        engine.stack.pulumi("config", "set", "--path", "es-cluster:security.certificateDays", "30")
+        # Longer than the first one's: OpenSearch reloads only a certificate that expires later.
+        engine.stack.pulumi("config", "set", "--path", "es-cluster:security.certificateDays", "400")
         engine.stack.up()
         after = engine.secret(certs)
         assert after["ca.crt"] == before["ca.crt"] and after["tls.crt"] != before["tls.crt"]
         new = tls.load_cert(after["tls.crt"].decode())
-        assert tls.validity_days(new) == 30
+        assert tls.validity_days(new) == 400
         engine.sync_secrets()
         wait_until(
             "every node to present the new certificate on HTTP and transport",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import yaml
 
 from es_cluster import credentials, tls
 from es_cluster.credentials import CredentialsProvider, changes
@@ -104,3 +105,20 @@ def test_a_password_removed_from_config_is_replaced_by_a_generated_one_and_a_gen
     assert changes(back, props(), NOW) == []
     # The same password given as the generated one: nothing to change.
     assert changes(made, props(password=made["password"]), NOW) == []
+
+
+def test_an_opensearch_password_change_is_refused_with_the_way_to_make_it(made):
+    why = "OpenSearch reads its users file only when the cluster first forms"
+    olds = {**made, "password_source": "config", "password": "a-given-password"}
+    for news in (props(password="now-given-1", password_set_once=why), props(password_set_once=why)):
+        with pytest.raises(credentials.PasswordChangeRefused, match=f"^security.password: {why}$"):
+            CredentialsProvider().diff("id", olds, news)
+    # The same password, or new certificates, pass.
+    assert changes(olds, props(password="a-given-password", password_set_once=why), NOW) == []
+    assert changes(olds, props(password="a-given-password", password_set_once=why, certificate_days=30), NOW) == ["tls_crt"]
+
+
+def test_opensearch_gets_its_users_file_for_its_admin():
+    outs = CredentialsProvider().create(props(realm="internal_users", superuser="admin", issue_certificates=False)).outs
+    users = yaml.safe_load(outs["users"])
+    assert list(users) == ["_meta", "admin"] and tls.password_matches(outs["password"], users["admin"]["hash"])

@@ -79,6 +79,7 @@ def test_schema_outputs_are_the_component_outputs(schema):
         "imageRef",
         "workloads",
         "elasticPassword",
+        "superuser",
         "caCertificate",
         "impact",
         "record",

@@ -35,11 +35,16 @@ def test_security_is_on_by_default_on_elasticsearch_7_plus(version):
     assert cluster(engine={"distribution": "elasticsearch", "version": version}).security == Security(enabled=True, http_tls=True)
 
 
-@pytest.mark.parametrize(
-    "engine", [None, {"distribution": "opensearch", "version": "2.19.4"}, {"distribution": "opensearch", "version": "3.3.0"}]
-)
-def test_security_is_off_by_default_where_the_engine_has_none_deployed(engine):
-    assert cluster(engine=engine).security == Security()
+OS2 = {"distribution": "opensearch", "version": "2.19.4"}
+
+
+@pytest.mark.parametrize("version", ["2.19.4", "2.19.6", "3.3.0"])
+def test_security_is_on_by_default_on_opensearch(version):
+    assert cluster(engine={"distribution": "opensearch", "version": version}).security == Security(enabled=True, http_tls=True)
+
+
+def test_security_is_off_by_default_on_the_field_report_engine():
+    assert cluster(engine=None).security == Security()
 
 
 def test_null_security_is_the_default():
@@ -56,13 +61,20 @@ def test_the_field_report_engine_refuses_security_and_says_why():
     ]
 
 
-def test_opensearch_refuses_security_and_names_what_is_missing():
-    [(key, msg)] = problems(engine={"distribution": "opensearch", "version": "2.19.4"}, security={"enabled": True})
-    assert key == "security.enabled"
-    assert msg == (
-        "opensearch 2.19.4: es-cluster does not deploy OpenSearch's security plugin yet (docs/security.md), so this cluster "
-        "has no TLS and no authentication: set security.enabled false, and keep its HTTP Service private"
-    )
+def test_opensearch_refuses_a_certificate_secret_of_the_users_and_says_why():
+    assert problems(engine=OS2, security={"certificateSecret": "mine"}) == [
+        (
+            "security.certificateSecret",
+            "opensearch 2.19.4: OpenSearch's security plugin recognises its nodes by their certificate's subject "
+            "(plugins.security.nodes_dn), which es-cluster knows only for the certificates it issues: remove "
+            "certificateSecret to have them issued",
+        )
+    ]
+
+
+def test_the_plaintext_http_warning_names_the_engines_superuser():
+    [warning] = cluster(engine=OS2, security={"httpTls": False}).warnings
+    assert warning.startswith("security.httpTls: false leaves HTTP on 9200 in plaintext: the admin user's password")
 
 
 def test_settings_beside_enabled_false_are_refused_as_having_no_effect():
@@ -177,6 +189,46 @@ def test_the_credentials_given_fill_the_secrets():
     assert o["logs-elastic-user"]["stringData"] == {"elastic": "<password>"}
 
 
+def test_opensearch_keeps_its_admin_in_internal_users_yml_and_the_password_under_admin():
+    creds = {k: f"<{k}>" for k in specs.CREDENTIALS}
+    o = {m["metadata"]["name"]: m for m in specs.cluster_manifests(cluster(engine=OS2), None, creds)}
+    assert o["logs-file-realm"]["stringData"] == {"internal_users.yml": "<users>"}
+    assert o["logs-elastic-user"]["stringData"] == {"admin": "<password>"}
+    assert specs.superuser(cluster(engine=OS2)) == "admin" and specs.superuser(cluster()) == "elastic"
+
+
+def test_the_credentials_are_asked_for_in_the_engines_form():
+    args = specs.credentials_args(cluster(engine=OS2, security={"certificateDays": 40}))
+    assert {k: v for k, v in args.items() if k != "dns_names"} == {
+        "cluster_name": "logs",
+        "issue_certificates": True,
+        "password": None,
+        "certificate_days": 40,
+        "realm": "internal_users",
+        "superuser": "admin",
+        "password_set_once": (
+            "OpenSearch reads its users file into its security index only when the cluster first forms, so a new "
+            "password here would not reach the running cluster: change it with the security plugin's account API "
+            "(PUT _plugins/_security/api/account) and leave security.password as it was (docs/security.md)"
+        ),
+    }
+    assert args["dns_names"] == specs.certificate_dns_names(cluster(engine=OS2))
+    es = specs.credentials_args(cluster(security={"password": "long-enough", "certificateSecret": "mine"}))
+    assert (es["realm"], es["superuser"], es["password_set_once"], es["password"], es["issue_certificates"]) == (
+        "file", "elastic", "", "long-enough", False
+    )  # fmt: skip
+
+
+def test_opensearch_pods_are_told_the_node_certificates_subject_only_when_secured():
+    def env(c):
+        [container] = objects(c)["StatefulSet/logs-all"]["spec"]["template"]["spec"]["containers"]
+        return {e["name"]: e.get("value") for e in container["env"]}
+
+    assert env(cluster(engine=OS2))["ES_CLUSTER_NODES_DN"] == "CN=logs node,O=es-cluster"
+    assert "ES_CLUSTER_NODES_DN" not in env(cluster(engine=OS2, security={"enabled": False}))
+    assert "ES_CLUSTER_NODES_DN" not in env(cluster())
+
+
 def test_a_users_own_certificate_secret_is_mounted_and_none_is_declared():
     o = objects(cluster(security={"certificateSecret": "from-cert-manager"}))
     assert "Secret/logs-certs" not in o and "Secret/logs-file-realm" in o
@@ -184,7 +236,7 @@ def test_a_users_own_certificate_secret_is_mounted_and_none_is_declared():
     assert {"name": "certs", "secret": {"secretName": "from-cert-manager"}} in volumes
 
 
-@pytest.mark.parametrize(("engine", "config"), [(ES8, "/usr/share/elasticsearch/config")])
+@pytest.mark.parametrize(("engine", "config"), [(ES8, "/usr/share/elasticsearch/config"), (OS2, "/usr/share/opensearch/config")])
 def test_the_pods_mount_both_secrets_as_folders_in_the_config_folder_and_read_the_switches(engine, config):
     spec = objects(cluster(engine=engine))["StatefulSet/logs-all"]["spec"]["template"]["spec"]
     [container] = spec["containers"]

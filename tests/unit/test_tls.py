@@ -8,11 +8,12 @@ import datetime as dt
 
 import bcrypt
 import pytest
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from es_cluster import tls
+from es_cluster import names, tls
 
 NOW = dt.datetime(2026, 12, 5, 12, 0, tzinfo=dt.UTC)
 NAMES = ["logs-http", "logs-http.ns.svc", "*.logs-transport.ns.svc", "localhost"]
@@ -90,3 +91,18 @@ def test_a_generated_password_is_32_url_safe_characters_and_new_each_time():
 
 def test_the_users_file_names_the_elastic_user_and_its_hash():
     assert tls.users_file("$2a$10$abc") == "elastic:$2a$10$abc\n"
+
+
+def test_the_node_certificates_subject_is_the_one_opensearch_is_told_it_is(issued):
+    # plugins.security.nodes_dn compares the subject as RFC 4514 writes it.
+    assert issued[3].subject.rfc4514_string() == names.node_certificate_subject("logs") == "CN=logs node,O=es-cluster"
+
+
+def test_opensearchs_internal_users_file_holds_only_the_superuser_with_the_admin_backend_role():
+    loaded = yaml.safe_load(tls.internal_users_file("$2a$10$abc", "admin"))
+    assert loaded == {
+        "_meta": {"type": "internalusers", "config_version": 2},
+        "admin": {"hash": "$2a$10$abc", "reserved": True, "backend_roles": ["admin"], "description": "es-cluster's superuser"},
+    }
+    assert tls.realm_file("internal_users", "$2a$10$abc", "admin") == tls.internal_users_file("$2a$10$abc", "admin")
+    assert tls.realm_file("file", "$2a$10$abc", "elastic") == "elastic:$2a$10$abc\n"
