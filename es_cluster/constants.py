@@ -80,8 +80,8 @@ FILE_REALM_DIR = "es-cluster-file-realm"
 # Validity of the component's CA, and the node certificate's default (security.certificateDays).
 CA_CERTIFICATE_DAYS = 5 * 365
 NODE_CERTIFICATE_DAYS = 365
-# The file realm's superuser, as ECK names it (the reserved realm is turned off for it), and
-# the built-in role it holds.
+# Elasticsearch's superuser in the file realm, as ECK names it (the reserved realm is turned off
+# for it); each engine profile names its own (OpenSearch's is admin).
 SUPERUSER = "elastic"
 # The user the modern images run as (the official images' uid), and the group owning its files.
 ENGINE_UID = 1000

@@ -410,6 +410,33 @@ def test_a_change_the_upgrade_rules_forbid_is_refused_at_preview_with_the_key_an
 UNSECURED = {"opensearch3": "Maven Central serves no opensearch-security plugin for 3.3.0"}
 
 
+# The next major each stack may go to in place (the upgrade rules allow it).
+UPGRADE = {"es7": "8.19.0", "es8": "9.1.0", "es9": None, "opensearch": "3.3.0", "opensearch3": None}
+
+
+def test_an_allowed_upgrade_previews_as_a_rolling_upgrade_data_first_masters_last(engine: Engine):
+    """The preview of the next major (its version and its image) names the versions and the
+    order the groups go in: data nodes first, then coordinating nodes, master-eligible nodes last
+    (ES's upgrade order)."""
+    target = UPGRADE[engine.stack_name]
+    if target is None:
+        pytest.skip(f"{engine.stack_name}: no newer major deployed here")
+    config = engine.stack.config()
+    config["engine"]["version"] = target
+    # The image of the new version: the official image's tag follows engine.version by itself; the
+    # stand-in base is named here (a preview builds nothing, so it need not exist yet).
+    config["image"]["baseImage"] = f"es-cluster/{engine.distribution}-base:{target}"
+    engine.stack.write_config(config)
+    try:
+        proc = engine.stack.pulumi("preview", check=False)
+    finally:
+        engine.stack.write_config(engine.config)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert f"engine: rolling upgrade {engine.distribution} {engine.version} -> {engine.distribution} {target}" in out, out
+    assert "roll order: data -> client -> master, each group's rollout finishing before the next starts" in out, out
+
+
 def secured(engine: Engine) -> None:
     """Every modern engine is secured by default; a stack whose base lacks the plugin is not."""
     if engine.stack_name in UNSECURED:
