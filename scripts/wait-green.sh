@@ -21,7 +21,9 @@ if [[ -n "$user" ]]; then
   out caCertificate >"$ca"
   host=$svc.$ns.svc
   url="https://$host:9200/_cluster/health?pretty"
-  ask() { printf 'user = "%s:%s"\n' "$user" "$(out elasticPassword --show-secrets)" | curl -s --max-time 5 --config - --cacert "$ca" --resolve "$host:9200:$ip" "$url"; }
+  # Read once, into this shell only: printf is a builtin, so it is on no command line.
+  password=$(out elasticPassword --show-secrets)
+  ask() { printf 'user = "%s:%s"\n' "$user" "$password" | curl -s --max-time 5 --config - --cacert "$ca" --resolve "$host:9200:$ip" "$url"; }
   shown="curl --cacert $ca --resolve $host:9200:$ip -u \"$user:\$(pulumi stack output --show-secrets elasticPassword --stack $stack)\" '$url'"
 else
   url="http://$ip:9200/_cluster/health?pretty"

@@ -384,9 +384,9 @@ FORBIDDEN = {
 }
 
 
-def refused_preview(engine: Engine, change) -> str:
-    """What `pulumi preview` prints for the stack's config with `change` applied, having failed;
-    the stack file is put back either way."""
+def preview_with(engine: Engine, change) -> tuple[int, str]:
+    """`pulumi preview` of the stack's config with `change` applied: its exit status and what it
+    printed; the stack file is put back either way."""
     config = engine.stack.config()
     change(config)
     engine.stack.write_config(config)
@@ -394,8 +394,13 @@ def refused_preview(engine: Engine, change) -> str:
         proc = engine.stack.pulumi("preview", check=False)
     finally:
         engine.stack.write_config(engine.config)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode != 0, out
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def refused_preview(engine: Engine, change) -> str:
+    """What `pulumi preview` prints for the stack's config with `change` applied, having failed."""
+    status, out = preview_with(engine, change)
+    assert status != 0, out
     return out
 
 
@@ -404,10 +409,6 @@ def test_a_change_the_upgrade_rules_forbid_is_refused_at_preview_with_the_key_an
     out = refused_preview(engine, lambda config: config["engine"].update(distribution=distribution, version=version))
     assert f"{key}: {engine.distribution} {engine.version} -> {distribution} {version}: " in out, out
     assert rule in out and "Refused, with no override." in out, out
-
-
-# Stacks whose stand-in base has no security plugin, and turn security off (docs/security.md).
-UNSECURED = {"opensearch3": "Maven Central serves no opensearch-security plugin for 3.3.0"}
 
 
 # The next major each stack may go to in place (the upgrade rules allow it).
@@ -421,20 +422,21 @@ def test_an_allowed_upgrade_previews_as_a_rolling_upgrade_data_first_masters_las
     target = UPGRADE[engine.stack_name]
     if target is None:
         pytest.skip(f"{engine.stack_name}: no newer major deployed here")
-    config = engine.stack.config()
-    config["engine"]["version"] = target
-    # The image of the new version: the official image's tag follows engine.version by itself; the
-    # stand-in base is named here (a preview builds nothing, so it need not exist yet).
-    config["image"]["baseImage"] = f"es-cluster/{engine.distribution}-base:{target}"
-    engine.stack.write_config(config)
-    try:
-        proc = engine.stack.pulumi("preview", check=False)
-    finally:
-        engine.stack.write_config(engine.config)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out
+
+    def upgrade(config: dict[str, Any]) -> None:
+        config["engine"]["version"] = target
+        # The image of the new version: the official image's tag follows engine.version by itself;
+        # the stand-in base is named here (a preview builds nothing, so it need not exist yet).
+        config["image"]["baseImage"] = f"es-cluster/{engine.distribution}-base:{target}"
+
+    status, out = preview_with(engine, upgrade)
+    assert status == 0, out
     assert f"engine: rolling upgrade {engine.distribution} {engine.version} -> {engine.distribution} {target}" in out, out
     assert "roll order: data -> client -> master, each group's rollout finishing before the next starts" in out, out
+
+
+# Stacks whose stand-in base has no security plugin, and turn security off (docs/security.md).
+UNSECURED = {"opensearch3": "Maven Central serves no opensearch-security plugin for 3.3.0"}
 
 
 def secured(engine: Engine) -> None:
