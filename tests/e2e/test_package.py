@@ -77,7 +77,7 @@ def test_schema_is_inferred_from_the_component(program: YamlProgram):
         "enabled", "httpTls", "password", "certificateSecret", "certificateDays"
     }  # fmt: skip
     assert set(res["properties"]) == {
-        "namespace", "httpService", "transportService", "httpUrl", "imageRef", "workloads", "elasticPassword", "caCertificate",
+        "namespace", "httpService", "transportService", "httpUrl", "imageRef", "workloads", "elasticPassword", "caCertificate", "superuser",
         "impact", "record",
     }  # fmt: skip
     group = schema["types"]["es-cluster:index:NodeGroup"]
