@@ -285,6 +285,10 @@ def compare(before: Mapping[str, Any] | None, cluster: Cluster, image: str, allo
     engine_change, refusal = engine_upgrade(before.get("engine") or FIELD_REPORT_ENGINE, cluster.engine)
     if refusal is not None:
         disruptions.insert(0, refusal)
+    elif engine_change is not None:
+        stuck = _image_unchanged(engine_change, old_groups, new_groups, cluster)
+        if stuck is not None:
+            disruptions.insert(0, stuck)
     was_secured = bool((before.get("security") or {}).get("enabled"))
     if was_secured != cluster.security.enabled and masters_before:
         disruptions.insert(0, security_switch(was_secured, masters_before))
@@ -328,6 +332,32 @@ def engine_upgrade(before: Mapping[str, Any], after: Engine) -> tuple[tuple[str,
     if why is None:
         return change, None
     return change, Disruption(ENGINE_CHANGE, (key,), f"{change[0]} -> {change[1]}: {why}.", overridable=False)
+
+
+def _image_unchanged(
+    change: tuple[str, str], old_groups: Mapping[str, Any], new_groups: Mapping[str, Any], cluster: Cluster
+) -> Disruption | None:
+    """A version change whose image stays the same (an image.baseImage or image.reference set
+    for the old version and left): no pod would restart, the nodes would keep running the old
+    version while the stack records the new one, and the next upgrade would be judged from the
+    wrong version. None when some kept group's image changes, or no group is kept."""
+    kept = [name for name in new_groups if name in old_groups]
+    if not kept or any(
+        _container(old_groups[n]["template"]).get("image") != _container(new_groups[n]["template"]).get("image") for n in kept
+    ):
+        return None
+    if cluster.image.reference is not None:
+        key, value = "image.reference", cluster.image.reference
+    else:
+        key, value = "image.baseImage", cluster.image.base_image
+    return Disruption(
+        ENGINE_CHANGE,
+        ("engine.version", key),
+        f"{change[0]} -> {change[1]}, but the image stays {value} ({key}): no node would restart, so the cluster would "
+        f"keep running {change[0]} while the stack records {change[1]}. Set {key} to an image of {change[1]}, "
+        "or unset it for the engine's own.",
+        overridable=False,
+    )
 
 
 def security_switch(was_secured: bool, masters: int) -> Disruption:

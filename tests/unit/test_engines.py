@@ -342,6 +342,33 @@ def test_a_version_change_reads_as_a_rolling_upgrade_and_an_unsafe_one_is_refuse
     assert [d.keys for d in back.refused] == [("engine.version",)]
 
 
+@pytest.mark.parametrize(
+    ("image", "key"),
+    [
+        ({"baseImage": "registry.example/es:8.19.0"}, "image.baseImage"),
+        ({"reference": "registry.example/logs@sha256:" + "1" * 64}, "image.reference"),
+    ],
+)
+def test_a_version_change_whose_image_stays_is_refused_since_no_node_would_restart(image, key):
+    def pinned(raw):
+        raw["image"] = dict(image)
+
+    old = cluster("elasticsearch", "8.19.0", pinned)
+    new = cluster("elasticsearch", "9.1.0", pinned)
+    result = impact.compare(impact.record(old, identity(old.image)), new, identity(new.image), frozenset(impact.DISRUPTIONS))
+    [refusal] = result.refused
+    assert refusal.keys == ("engine.version", key) and not refusal.overridable
+    assert "no node would restart, so the cluster would keep running elasticsearch 8.19.0 while the stack records" in refusal.message
+    assert all(g.change == "unchanged" for g in result.groups)
+    # The same change with the image moved along is the rolling upgrade.
+    moved = cluster(
+        "elasticsearch",
+        "9.1.0",
+        lambda raw: raw.update(image={k: v.replace("8.19.0", "9.1.0").replace("1" * 64, "2" * 64) for k, v in image.items()}),
+    )
+    assert not impact.compare(impact.record(old, identity(old.image)), moved, identity(moved.image), frozenset()).refused
+
+
 def test_a_record_from_before_engines_reads_as_the_field_reports_engine(seed_config):
     c = validate(parse_stack_config(seed_config))
     record = impact.record(c, identity(c.image))
