@@ -63,10 +63,21 @@ DEFAULT_REPOSITORY = "localhost:5000/es-kubernetes"
 # NETWORK_HOST and DISCOVERY_SERVICE (there the transport Service's DNS name: the seed hosts).
 ENV_NODE_ROLES = "NODE_ROLES"
 ENV_ALLOW_MMAP = "ALLOW_MMAP"
-# Where the bootstrap ConfigMap is mounted on master-eligible pods (a folder, never subPath, so
-# an emptied list reaches running pods): the entrypoint reads the first masters' names there.
+# Where the bootstrap ConfigMap is mounted on every pod (a folder, never subPath, so changes
+# reach running pods): the entrypoint of a master-eligible pod reads the first masters' names
+# there, and the pod hooks (images/modern/probe.sh) the number of planned nodes.
 BOOTSTRAP_MOUNT_PATH = "/etc/es-cluster/bootstrap"
 BOOTSTRAP_KEY = "initial-masters"
+NODES_KEY = "nodes"
+# The pod hooks: the preStop hook holds replica allocation on a data node, the readiness probe
+# releases it once every planned node is in and, at start, waits for the cluster's shards.
+PROBE_COMMAND = "/usr/local/bin/es-cluster-probe"
+# The pod's address (the engine binds it: network.host _site_), which the hooks call.
+ENV_POD_IP = "POD_IP"
+# Security on: the superuser the hooks authenticate as, and where its password is mounted
+# (the elastic-user Secret, a folder: key = the user's name).
+ENV_SUPERUSER = "ES_CLUSTER_USER"
+CREDENTIALS_MOUNT_PATH = "/etc/es-cluster/credentials"
 # security.enabled and HTTPS (names.flag), which the entrypoint turns into the engine's settings.
 ENV_SECURITY = "ES_CLUSTER_SECURITY"
 ENV_HTTP_TLS = "ES_CLUSTER_HTTP_TLS"

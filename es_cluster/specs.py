@@ -38,6 +38,7 @@ KUBECONFIG_VOLUME = "kubeconfig"
 BOOTSTRAP_VOLUME = "bootstrap"
 CERTS_VOLUME = "certs"
 FILE_REALM_VOLUME = "file-realm"
+CREDENTIALS_VOLUME = "credentials"
 # What a render shows where `up` puts a credential (the credentials resource's outputs): a
 # render never holds a key or a password.
 CREDENTIALS = ("ca_crt", "tls_crt", "tls_key", "password", "users")
@@ -206,33 +207,40 @@ def initial_masters(cluster: Cluster) -> list[str]:
     return names + list(cluster.engine.initial_master_nodes)
 
 
+def planned_nodes(cluster: Cluster) -> int:
+    """The nodes the config plans: every group's replicas (a DaemonSet's, the nodes it names)."""
+    return sum(g.replicas for g in cluster.groups)
+
+
 def bootstrap_config_map(cluster: Cluster, initial: Any) -> Manifest:
     """What the master-eligible pods' entrypoint reads at start: the first masters' names while
     the cluster first forms, and nothing after that (`initial` is "" then), so a restarted or
-    replaced master never bootstraps a second cluster. Not part of any pod template: emptying it
-    restarts nothing."""
+    replaced master never bootstraps a second cluster. And what every pod's readiness probe
+    reads: the planned number of nodes, below which replica allocation held by a restarting
+    data node stays held. Not part of any pod template: changing it restarts nothing."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _meta(cluster, bootstrap_config_map_name(cluster)),
-        "data": {c.BOOTSTRAP_KEY: initial},
+        "data": {c.BOOTSTRAP_KEY: initial, c.NODES_KEY: str(planned_nodes(cluster))},
     }
 
 
-def _reads_bootstrap(group: NodeGroup, cluster: Cluster) -> bool:
-    return group.master and engines.profile(cluster.engine).bootstraps
+def _mounts_bootstrap(cluster: Cluster) -> bool:
+    return engines.profile(cluster.engine).bootstraps
 
 
 def es_container(group: NodeGroup, cluster: Cluster, image: Any) -> Manifest:
     mounts = [{"name": STORAGE_VOLUME, "mountPath": engines.profile(cluster.engine).data_path}]
     if cluster.kubeconfig_host_path is not None:
         mounts.append({"name": KUBECONFIG_VOLUME, "mountPath": c.KUBECONFIG_MOUNT_PATH, "readOnly": True})
-    if _reads_bootstrap(group, cluster):
+    if _mounts_bootstrap(cluster):
         mounts.append({"name": BOOTSTRAP_VOLUME, "mountPath": c.BOOTSTRAP_MOUNT_PATH, "readOnly": True})
     if cluster.security.enabled:
         config = engines.profile(cluster.engine).config_path
         mounts.append({"name": CERTS_VOLUME, "mountPath": f"{config}/{c.CERTS_DIR}", "readOnly": True})
         mounts.append({"name": FILE_REALM_VOLUME, "mountPath": f"{config}/{c.FILE_REALM_DIR}", "readOnly": True})
+        mounts.append({"name": CREDENTIALS_VOLUME, "mountPath": c.CREDENTIALS_MOUNT_PATH, "readOnly": True})
     return {
         "name": ES_CONTAINER,
         "image": image,
@@ -259,14 +267,16 @@ def pod_volumes(group: NodeGroup, cluster: Cluster) -> list[Manifest]:
     # With storage.size the volume comes from the StatefulSet's volumeClaimTemplates.
     if cluster.kubeconfig_host_path is not None:
         volumes.append({"name": KUBECONFIG_VOLUME, "hostPath": {"path": cluster.kubeconfig_host_path, "type": "File"}})
-    if _reads_bootstrap(group, cluster):
-        # The whole ConfigMap as a folder (never subPath), so its emptying reaches running pods.
+    if _mounts_bootstrap(cluster):
+        # The whole ConfigMap as a folder (never subPath), so its changes reach running pods.
         volumes.append({"name": BOOTSTRAP_VOLUME, "configMap": {"name": bootstrap_config_map_name(cluster)}})
     if cluster.security.enabled:
         # Whole Secrets as folders (never subPath): renewed certificates and a changed password
         # reach running nodes, and the engine reloads both without a restart.
         volumes.append({"name": CERTS_VOLUME, "secret": {"secretName": certificate_secret_name(cluster)}})
         volumes.append({"name": FILE_REALM_VOLUME, "secret": {"secretName": file_realm_secret_name(cluster)}})
+        # The superuser's password, for the pod hooks (as the Elastic chart hands it to its probe).
+        volumes.append({"name": CREDENTIALS_VOLUME, "secret": {"secretName": elastic_user_secret_name(cluster)}})
     return volumes
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds es-cluster's stand-in for the field report's base image (pires 2.3.4), which cannot be
 # pulled here, into the Docker engine of scripts/docker.sh, and prints its reference:
-#   1. a Debian 12 rootfs with openjdk-17-jre-headless (debootstrap), cached as a tarball in
+#   1. a Debian 12 rootfs with openjdk-17-jre-headless and curl (debootstrap), cached as a tarball in
 #      $ES_CLUSTER_CACHE/base and imported with `docker import`;
 #   2. Elasticsearch 2.3.4 from Maven Central, our plugin (plugins/k8s-discovery, built with
 #      Maven) and scripts/base-image/run.sh, layered by `docker build` (cached by the engine).
@@ -25,7 +25,7 @@ ES_VERSION=2.3.4
 SUITE=bookworm
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # Bump when the rootfs recipe below changes: it names the cached tarball.
-OS_RECIPE=1
+OS_RECIPE=2
 OS_TAR=$CACHE/debian-$SUITE-jre17-r$OS_RECIPE.tar
 OS_IMAGE=es-cluster/os:$SUITE-jre17-r$OS_RECIPE
 STABLE_REF=es-cluster/base:$ES_VERSION
@@ -37,9 +37,10 @@ os_rootfs() {
   command -v debootstrap >/dev/null || "$REPO/scripts/apt-install.sh" debootstrap
   local root
   root=$(mktemp -d "$CACHE/rootfs.XXXXXX")
-  log "debootstrap $SUITE with openjdk-17-jre-headless (once; cached in $OS_TAR)"
-  # A failure leaves $root for a look; the next run starts a fresh one.
-  debootstrap --variant=minbase --include=openjdk-17-jre-headless "$SUITE" "$root" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
+  log "debootstrap $SUITE with openjdk-17-jre-headless and curl (once; cached in $OS_TAR)"
+  # A failure leaves $root for a look; the next run starts a fresh one. curl: the modern
+  # image's pod hooks (images/modern/probe.sh) call the engine with it, as in the official images.
+  debootstrap --variant=minbase --include=openjdk-17-jre-headless,curl "$SUITE" "$root" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
     || { tail -n 30 "$CACHE/debootstrap.log" >&2; return 1; }
   local jdk=/usr/lib/jvm/java-17-openjdk-amd64
   [[ -x "$root$jdk/bin/java" ]] || { log "no java in the rootfs"; return 1; }

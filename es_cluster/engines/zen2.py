@@ -53,10 +53,29 @@ class Zen2(Profile):
             # The entrypoint turns these into the engine's TLS and file-realm settings.
             {"name": c.ENV_SECURITY, "value": flag(cluster.security.enabled)},
             {"name": c.ENV_HTTP_TLS, "value": flag(cluster.security.enabled and cluster.security.http_tls)},
+            # The pod hooks call the node on its own address, as the superuser when secured.
+            {"name": c.ENV_POD_IP, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            *([{"name": c.ENV_SUPERUSER, "value": self.superuser}] if cluster.security.enabled else []),
         ]
 
     def probes(self, group: NodeGroup, cluster: Cluster) -> Manifest:
-        return probes_for(group, c.HTTP_PORT, c.TRANSPORT_PORT, authenticated=cluster.security.enabled)
+        """Liveness as every family's; readiness and the preStop hook from the image's
+        es-cluster-probe (images/modern/probe.sh): a data node holds replica allocation while it
+        restarts, and a starting node is ready once the cluster has its shards back, so a roll's
+        next pod waits for that (the Elastic chart's start-up gate, with a way past a cluster
+        that cannot be green)."""
+        return {
+            **probes_for(group, c.HTTP_PORT, c.TRANSPORT_PORT),
+            "readinessProbe": {
+                "exec": {"command": [c.PROBE_COMMAND, "ready"]},
+                "initialDelaySeconds": 10,
+                "periodSeconds": 10,
+                # Up to three calls to the node, each cut off after 3 s.
+                "timeoutSeconds": 10,
+                "failureThreshold": 3,
+            },
+            "lifecycle": {"preStop": {"exec": {"command": [c.PROBE_COMMAND, "pre-stop"]}}},
+        }
 
     def default_base_image(self, version: str) -> str:
         return f"{self.base_repository}:{version}"

@@ -112,7 +112,8 @@ class Engine:
     def container_env(self, kind: str, group: str, node_name: str, pod_name: str) -> dict[str, str]:
         """The ES container's env as the kubelet would give pod `pod_name` on `node_name`."""
         [container] = self.workload(kind, group)["spec"]["template"]["spec"]["containers"]
-        filled = {"metadata.name": pod_name, "spec.nodeName": node_name, "metadata.namespace": self.ns}
+        # The containers share the host's network and bind 127.0.0.1 (the module's docstring says why).
+        filled = {"metadata.name": pod_name, "spec.nodeName": node_name, "metadata.namespace": self.ns, "status.podIP": "127.0.0.1"}
         # An empty value is dropped by the API server, and a kubelet sets the variable to "".
         return {
             e["name"]: filled[e["valueFrom"]["fieldRef"]["fieldPath"]] if "valueFrom" in e else e.get("value", "") for e in container["env"]

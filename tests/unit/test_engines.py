@@ -98,6 +98,8 @@ def test_es8_master_env_names_roles_seed_hosts_and_heap_and_nothing_of_zen1():
         "ES_JAVA_OPTS": "-Xms1g -Xmx1g",
         "ES_CLUSTER_SECURITY": "true",
         "ES_CLUSTER_HTTP_TLS": "true",
+        "POD_IP": {"fieldRef": {"fieldPath": "status.podIP"}},
+        "ES_CLUSTER_USER": "elastic",
     }
 
 
@@ -179,20 +181,19 @@ def test_the_bootstrap_config_map_lists_the_first_masters_by_their_stable_pod_na
     c = cluster()
     [cm] = [m for m in specs.cluster_manifests(c) if m["kind"] == "ConfigMap"]
     assert cm["metadata"]["name"] == "logs-bootstrap"
-    assert cm["data"] == {"initial-masters": "logs-master-0,logs-master-1,logs-master-2"}
+    # And the planned nodes, which the readiness probe reads: 3 masters, 2 data, 1 client.
+    assert cm["data"] == {"initial-masters": "logs-master-0,logs-master-1,logs-master-2", "nodes": "6"}
     [emptied] = [m for m in specs.cluster_manifests(c, "") if m["kind"] == "ConfigMap"]
-    assert emptied["data"] == {"initial-masters": ""}
+    assert emptied["data"] == {"initial-masters": "", "nodes": "6"}
 
 
-def test_only_masters_mount_the_bootstrap_list_as_a_folder_so_its_emptying_reaches_them():
+def test_every_pod_mounts_the_bootstrap_config_map_as_a_folder_so_its_changes_reach_it():
     c = cluster()
-    master = specs.workload(c.group("master"), c, IMAGE)["spec"]["template"]["spec"]
-    assert {"name": "bootstrap", "configMap": {"name": "logs-bootstrap"}} in master["volumes"]
-    mount = next(m for m in master["containers"][0]["volumeMounts"] if m["name"] == "bootstrap")
-    assert mount == {"name": "bootstrap", "mountPath": "/etc/es-cluster/bootstrap", "readOnly": True}
-    for name in ("data", "client"):
+    for name in ("master", "data", "client"):
         pod = specs.workload(c.group(name), c, IMAGE)["spec"]["template"]["spec"]
-        assert all(v["name"] != "bootstrap" for v in pod["volumes"])
+        assert {"name": "bootstrap", "configMap": {"name": "logs-bootstrap"}} in pod["volumes"]
+        mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "bootstrap")
+        assert mount == {"name": "bootstrap", "mountPath": "/etc/es-cluster/bootstrap", "readOnly": True}
 
 
 def test_emptying_the_bootstrap_list_changes_no_pod_template():
@@ -423,7 +424,7 @@ def test_the_component_empties_the_list_once_the_cluster_has_formed(mocks):
 def _assert_list(maps, expected):
     [cm] = maps.values()
     assert cm.inputs["metadata"]["name"] == "logs-bootstrap"
-    assert cm.inputs["data"] == {"initial-masters": expected}
+    assert cm.inputs["data"] == {"initial-masters": expected, "nodes": "6"}
 
 
 @pytest.mark.parametrize("null", [None, ""])
@@ -457,3 +458,28 @@ def test_ten_thousand_first_masters_fit_the_bootstrap_config_map():
     c = cluster(change=masters)
     names = ",".join(specs.initial_masters(c))
     assert len(specs.initial_masters(c)) == 9_999 and len(names.encode()) < 2**20
+
+
+# --- restarts: the pod hooks of images/modern/probe.sh (run for real in test_probe.py) ---------
+
+
+@pytest.mark.parametrize(("distribution", "version"), MODERN_ENGINES)
+def test_every_7_plus_pod_holds_allocation_before_it_stops_and_is_ready_by_the_probe_script(distribution, version):
+    c = cluster(distribution, version)
+    for g in c.groups:
+        ct = container(c, g.name)
+        assert ct["lifecycle"] == {"preStop": {"exec": {"command": ["/usr/local/bin/es-cluster-probe", "pre-stop"]}}}
+        assert ct["readinessProbe"]["exec"] == {"command": ["/usr/local/bin/es-cluster-probe", "ready"]}
+        # Three calls of at most 3 s each fit the probe's timeout.
+        assert ct["readinessProbe"]["timeoutSeconds"] >= 9
+        assert ct["livenessProbe"]["tcpSocket"] == {"port": 9300}
+        assert env(g.name, c)["POD_IP"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    assert (MODERN / "probe.sh").stat().st_mode & 0o111
+    assert "COPY probe.sh /usr/local/bin/es-cluster-probe" in (MODERN / "Dockerfile").read_text()
+
+
+def test_the_field_reports_pods_have_no_hooks(seed_config):
+    c = validate(parse_stack_config(seed_config))
+    for g in c.groups:
+        ct = specs.workload(g, c, IMAGE)["spec"]["template"]["spec"]["containers"][0]
+        assert "lifecycle" not in ct and "exec" not in ct["readinessProbe"]

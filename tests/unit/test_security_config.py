@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from es_cluster import ConfigError, impact, parse_stack_config, specs, validate
+from es_cluster import ConfigError, engines, impact, parse_stack_config, specs, validate
 from es_cluster.config import EsClusterArgs, NodeGroupArgs, SecurityArgs
 from es_cluster.model import Security
 
@@ -240,19 +240,23 @@ def test_a_users_own_certificate_secret_is_mounted_and_none_is_declared():
 def test_the_pods_mount_both_secrets_as_folders_in_the_config_folder_and_read_the_switches(engine, config):
     spec = objects(cluster(engine=engine))["StatefulSet/logs-all"]["spec"]["template"]["spec"]
     [container] = spec["containers"]
-    assert container["volumeMounts"][-2:] == [
+    assert container["volumeMounts"][-3:] == [
         {"name": "certs", "mountPath": f"{config}/certs", "readOnly": True},
         {"name": "file-realm", "mountPath": f"{config}/es-cluster-file-realm", "readOnly": True},
+        # The superuser's password, for the pod hooks (images/modern/probe.sh).
+        {"name": "credentials", "mountPath": "/etc/es-cluster/credentials", "readOnly": True},
     ]
     assert not any("subPath" in m for m in container["volumeMounts"])
-    assert spec["volumes"][-2:] == [
+    assert spec["volumes"][-3:] == [
         {"name": "certs", "secret": {"secretName": "logs-certs"}},
         {"name": "file-realm", "secret": {"secretName": "logs-file-realm"}},
+        {"name": "credentials", "secret": {"secretName": "logs-elastic-user"}},
     ]
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert (env["ES_CLUSTER_SECURITY"], env["ES_CLUSTER_HTTP_TLS"]) == ("true", "true")
-    # A kubelet has no password: HTTP nodes are ready when 9200 listens.
-    assert container["readinessProbe"]["tcpSocket"] == {"port": 9200} and "httpGet" not in container["readinessProbe"]
+    # The hooks authenticate as the superuser, whose password is the mounted file of that name.
+    assert env["ES_CLUSTER_USER"] == engines.profile(cluster(engine=engine).engine).superuser
+    assert container["readinessProbe"]["exec"]["command"] == ["/usr/local/bin/es-cluster-probe", "ready"]
 
 
 def test_http_tls_off_reaches_the_pods_and_the_url():
@@ -273,7 +277,8 @@ def test_an_unsecured_cluster_has_no_secret_and_mounts_none_and_says_so_in_its_e
     assert [m["name"] for m in spec["containers"][0]["volumeMounts"]] == ["storage", "bootstrap"]
     env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
     assert (env["ES_CLUSTER_SECURITY"], env["ES_CLUSTER_HTTP_TLS"]) == ("false", "false")
-    assert spec["containers"][0]["readinessProbe"]["httpGet"]["path"] == "/_cluster/health?local=true"
+    assert "ES_CLUSTER_USER" not in env
+    assert spec["containers"][0]["readinessProbe"]["exec"]["command"] == ["/usr/local/bin/es-cluster-probe", "ready"]
 
 
 def test_the_certificate_names_every_form_of_both_services_each_pod_and_localhost():
