@@ -15,7 +15,7 @@ export PULUMI_CONFIG_PASSPHRASE ?= es-cluster-local
 export PULUMI_SKIP_UPDATE_CHECK := 1
 TOOLCHAIN_ENV = eval "$$(scripts/toolchain.sh --env)" && export PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: help venv unit lint docs test test-engines e2e bench-validate bench-scale mutation mutation-ci toolchain cluster cluster-down up preview destroy render clean
+.PHONY: help venv unit lint docs test test-engines test-upgrades test-bench e2e bench-validate bench-scale mutation mutation-ci toolchain cluster cluster-down up preview destroy render clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -43,9 +43,18 @@ test: venv lint ## everything CI runs: lint, unit, and end-to-end against a loca
 # The modern engines' e2e module runs one stack per distribution in `make test` (es8, opensearch);
 # this target runs it for all five (docs/tests.md).
 ENGINE_STACKS ?= es7,es8,es9,opensearch,opensearch3
+UPGRADE_CHAINS ?= es8
 test-engines: venv ## every modern engine's e2e checks: ES 7.17, 8.19, 9.1, OpenSearch 2.19.4, 3.3.0 (minutes each: docs/tests.md)
 	scripts/toolchain.sh
 	ES_CLUSTER_E2E_ENGINES=$(ENGINE_STACKS) $(VENV)/bin/python -m pytest tests/e2e/test_modern_engines.py
+
+test-upgrades: venv ## rolling upgrades with writes in flight, secured: ES 8.19.0 -> 9.1.0 (UPGRADE_CHAINS=es7: 7.17.28 -> 8.19.0 -> 9.1.0; docs/tests.md)
+	scripts/toolchain.sh
+	ES_CLUSTER_E2E_UPGRADES=$(UPGRADE_CHAINS) $(VENV)/bin/python -m pytest -s tests/e2e/test_upgrades.py
+
+test-bench: venv ## the scale benchmark's test at 30 kwok nodes: it runs, prints its figures, and maxUnavailable holds (about 5 minutes)
+	scripts/toolchain.sh
+	ES_CLUSTER_E2E_BENCH=1 $(VENV)/bin/python -m pytest -s tests/e2e/test_bench_scale.py
 
 e2e: venv ## end-to-end tests only (real engine, providers and API server)
 	scripts/toolchain.sh
@@ -70,7 +79,7 @@ mutation: venv ## mutation score of es_cluster/ and policy/ under the unit tests
 # CI's budgeted share of it, about 4 minutes on two cores: pod hardening, the quorum's model, the
 # image's tag and the policy pack (rules and wiring), with no survivor left unexplained.
 MUTATION_CI := es_cluster.security* es_cluster.model* es_cluster.image* policy.*
-mutation-ci: ## the mutation run CI makes: es_cluster.security, model, image and the policy pack
+mutation-ci: ## the budgeted mutation run (about 6 minutes): es_cluster.security, model, image and the policy pack; run it before merging changes there (CI no longer does: docs/tests.md)
 	$(MAKE) --no-print-directory mutation MUTANTS="$(MUTATION_CI)"
 
 toolchain: ## build the pinned Pulumi CLI, plugins and control plane into ~/.cache/es-cluster

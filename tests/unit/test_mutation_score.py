@@ -1,4 +1,4 @@
-"""scripts/mutation-score.py, which `make mutation` and CI's `make mutation-ci` end with: the score
+"""scripts/mutation-score.py, which `make mutation` and `make mutation-ci` end with: the score
 per module, and a failing exit while a surviving mutant has no written reason or a written
 reason names a mutant that is now killed."""
 
