@@ -436,6 +436,17 @@ def test_an_allowed_upgrade_previews_as_a_rolling_upgrade_data_first_masters_las
     assert "roll order: data -> client -> master, each group's rollout finishing before the next starts" in out, out
 
 
+def test_the_next_version_with_the_image_left_as_it_was_is_refused_at_preview(engine: Engine):
+    """The stacks pin image.baseImage to their version's stand-in: moving engine.version alone
+    would restart nothing, so the preview refuses it and names both keys."""
+    target = UPGRADE[engine.stack_name]
+    if target is None:
+        pytest.skip(f"{engine.stack_name}: no newer major deployed here")
+    out = refused_preview(engine, lambda config: config["engine"].update(version=target))
+    assert f"engine.version, image.baseImage: {engine.distribution} {engine.version} -> {engine.distribution} {target}, " in out, out
+    assert f"but the image stays {engine.base} (image.baseImage): no node would restart" in out, out
+
+
 # Stacks whose stand-in base has no security plugin, and turn security off (docs/security.md).
 UNSECURED = {"opensearch3": "Maven Central serves no opensearch-security plugin for 3.3.0"}
 

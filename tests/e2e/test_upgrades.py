@@ -1,0 +1,296 @@
+"""Version upgrades that lose nothing: a secured cluster of 3 masters, 3 data nodes and a
+coordinating node, an index with one replica, and a writer indexing through the HTTP Service's
+node the whole time; then `pulumi up` of the next version, and every pod replaced the way a
+kubelet replaces it.
+
+A. The real CLI, providers and API server on kwok nodes, as in test_modern_engines.py: `pulumi
+   up` builds the new version's image on its stand-in base, pushes it, and updates the
+   workloads one group at a time; its summary names the roll order.
+B. The engine for real (the same stand-in as test_modern_engines.py, whose docstring says why
+   the containers bind 127.0.0.1): the harness is the kubelet. In the order the `up` reported,
+   one pod at a time, it runs the pod's preStop hook in the old container, stops it with the
+   pod's grace period, starts the new image with the env the API server now holds for the pod,
+   on the same data folder, and runs the pod's readiness probe until it passes before it goes
+   on, as a StatefulSet or DaemonSet rolling update waits for a Ready pod. The hooks are the
+   image's own (images/modern/probe.sh).
+
+Checked after each step: green on the new version on every node, every acknowledged document
+found, the cluster's UUID unchanged, health never red at any 1-s poll, and every shard copy on
+the node that held it before (the allocation hold). Printed: the seconds writes were refused,
+and the shard recoveries by type with the bytes they copied.
+
+ES_CLUSTER_E2E_UPGRADES picks the chains (`make test-upgrades`: es8, 8.19.0 -> 9.1.0); unset,
+this module is skipped (docs/tests.md says why it is outside `make test`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+import urllib.error
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from es_cluster import engines
+
+from .conftest import REGISTRY_PORT, Kube, run, wait_until
+from .test_modern_engines import KWOK_MASTERS, Engine, Node, kwok_config
+
+# chain -> the stack file it starts from, and the versions it goes through.
+CHAINS = {
+    "es8": ("es8", ["8.19.0", "9.1.0"]),
+    "es7": ("es7", ["7.17.28", "8.19.0", "9.1.0"]),
+}
+SELECTED = [s for s in os.environ.get("ES_CLUSTER_E2E_UPGRADES", "").split(",") if s]
+pytestmark = pytest.mark.skipif(not SELECTED, reason="upgrades run in `make test-upgrades` (ES_CLUSTER_E2E_UPGRADES; docs/tests.md)")
+
+# kwok-node-5 is unlabelled (for scale-out tests): labelled a data node here, so three data nodes
+# hold the index and a copy that left could be rebuilt elsewhere, were allocation not held.
+DATA_NODES = ["kwok-node-3", "kwok-node-4", "kwok-node-5"]
+DATA_LABEL = "kube-system/es-data-node"
+INDEX = "writes"
+SHARDS = 6
+MAX_DOCS = 200_000
+
+
+class Upgrade(Engine):
+    """One chain's cluster: deployed by the CLI (A), run and rolled by the harness (B)."""
+
+    def __init__(self, chain: str, make_stack, docker_env: dict[str, str], kube: Kube, tmp: Path):
+        stack_file, self.versions = CHAINS[chain]
+        self.stack_name = f"upgrade-{chain}"
+        self.kube, self.docker_env, self.tmp = kube, docker_env, tmp
+        self.distribution = "elasticsearch"
+        self.version = self.versions[0]
+        self.config = kwok_config(stack_file, self.base_for(self.version))
+        self.config["namespace"] = f"e2e-{self.stack_name}"
+        self.config["engine"]["version"] = self.version
+        self.config["image"]["repository"] = f"localhost:{REGISTRY_PORT}/e2e-{self.stack_name}"
+        self.config["nodeGroups"]["data"]["replicas"] = len(DATA_NODES)
+        self.ns, self.name = self.config["namespace"], self.config["clusterName"]
+        self.stack = make_stack(self.stack_name, self.config)
+        self.stack.env.update(DOCKER_HOST=docker_env["DOCKER_HOST"])
+        self.nodes: dict[str, Node] = {}
+        self.first_list = ""
+        self.secret_dirs: dict[str, Path] = {}
+        self.superuser = engines.for_version(self.distribution, self.version).superuser
+        self.roll_order: list[str] = []
+
+    def base_for(self, version: str) -> str:
+        script = Path(__file__).resolve().parents[2] / "scripts" / "base-image.sh"
+        return run([str(script), self.distribution, version], env=self.docker_env, timeout=1800).stdout.split()[-1]
+
+    # --- B
+    def pods(self) -> list[tuple[str, str, str, str]]:
+        """(kind, group, node name, pod name) of every pod the harness runs, by index."""
+        plan = [("DaemonSet", "master", n, n) for n in KWOK_MASTERS]
+        plan += [("DaemonSet", "data", n, n) for n in DATA_NODES]
+        return [*plan, ("Deployment", "client", "kwok-node-5", f"{self.name}-client-{self.version.replace('.', '-')}")]
+
+    def node_for(self, index: int, kind: str, group: str, node_name: str, pod: str) -> Node:
+        env = self.container_env(kind, group, node_name, pod)
+        node = Node(self, index, env, self.stack.outputs()["imageRef"], group, [19310 + i for i in range(len(KWOK_MASTERS))])
+        node.mounts = self.secret_mounts(kind, group)
+        # The engine's HTTP port is set with -E here (not 9200): the hooks are told it.
+        node.env["ES_CLUSTER_HTTP_PORT"] = str(node.http)
+        planned = self.kube.get("configmap", f"{self.name}-bootstrap", "-n", self.ns)["data"]["nodes"]
+        (node.bootstrap / "nodes").write_text(planned)
+        node.kind = kind  # type: ignore[attr-defined]
+        node.index = index  # type: ignore[attr-defined]
+        return node
+
+    def start_nodes(self) -> None:
+        for index, (kind, group, node_name, pod) in enumerate(self.pods()):
+            node = self.node_for(index, kind, group, node_name, pod)
+            self.nodes[node.name] = node
+        self.sync_secrets()
+        for node in self.nodes.values():
+            node.start(self.first_list)
+
+    def pod_spec(self, kind: str, group: str) -> dict[str, Any]:
+        return self.workload(kind, group)["spec"]["template"]["spec"]
+
+    def exec_hook(self, node: Node, command: list[str]) -> subprocess.CompletedProcess:
+        return node.docker("exec", node.container, *command, check=False)
+
+    def replace(self, node: Node, pod: str) -> Node:
+        """What a kubelet does to replace the pod: preStop, stop with the grace period, start
+        the new spec on the same data, then the readiness probe until it passes."""
+        spec = self.pod_spec(node.kind, node.group)  # type: ignore[attr-defined]
+        [container] = spec["containers"]
+        hook = self.exec_hook(node, container["lifecycle"]["preStop"]["exec"]["command"])
+        assert hook.returncode == 0, hook.stdout + hook.stderr
+        node.docker("stop", "-t", str(spec["terminationGracePeriodSeconds"]), node.container)
+        del self.nodes[node.name]
+        new = self.node_for(node.index, node.kind, node.group, node.env["NODE_NAME"] if node.group != "client" else "kwok-node-5", pod)  # type: ignore[attr-defined]
+        self.nodes[new.name] = new
+        new.start("")
+        probe = container["readinessProbe"]
+        time.sleep(probe["initialDelaySeconds"])
+        wait_until(
+            f"{new.name} ready on {self.version}",
+            lambda: self.exec_hook(new, probe["exec"]["command"]).returncode == 0,
+            timeout=900,
+            interval=probe["periodSeconds"],
+            explain=self.explain,
+        )
+        return new
+
+    def roll(self) -> None:
+        by_group: dict[str, list[Node]] = {}
+        for node in self.nodes.values():
+            by_group.setdefault(node.group, []).append(node)
+        for group in self.roll_order:
+            for node in sorted(by_group[group], key=lambda n: n.name):
+                pod = node.name if group != "client" else f"{self.name}-client-{self.version.replace('.', '-')}"
+                self.replace(node, pod)
+
+
+class Writer:
+    """Indexes documents through the coordinating node (the HTTP Service's only endpoint) in a
+    bounded loop, one id after another, each retried until acknowledged; and polls health
+    every second from any node that answers."""
+
+    def __init__(self, upgrade: Upgrade):
+        self.upgrade = upgrade
+        self.acked: list[int] = []
+        self.refused_seconds = 0.0
+        self.statuses: list[tuple[float, str]] = []
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self.write, daemon=True), threading.Thread(target=self.poll, daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def write(self) -> None:
+        doc = 0
+        while doc < MAX_DOCS and not self.stop.is_set():
+            started = time.monotonic()
+            try:
+                self.upgrade.client().get(f"/{INDEX}/_doc/{doc}", {"n": doc}, method="PUT")
+                self.acked.append(doc)
+                doc += 1
+            # StopIteration/RuntimeError: no client node, or the harness swapping it just then.
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, StopIteration, RuntimeError):
+                self.refused_seconds += time.monotonic() - started
+                time.sleep(0.2)
+                self.refused_seconds += 0.2
+
+    def poll(self) -> None:
+        while not self.stop.is_set():
+            try:
+                nodes = list(self.upgrade.nodes.values())
+            except RuntimeError:  # the harness swapping a node just then
+                nodes = []
+            for node in nodes:
+                health = node.try_get("/_cluster/health")
+                if health:
+                    self.statuses.append((time.monotonic(), health["status"]))
+                    break
+            self.stop.wait(1)
+
+    def finish(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=60)
+
+
+@pytest.fixture(scope="module", params=SELECTED)
+def upgrade(request, make_stack, docker_env, kube, tmp_path_factory):
+    kube.run("label", "node", "--overwrite", DATA_NODES[-1], f"{DATA_LABEL}=true")
+    u = Upgrade(request.param, make_stack, docker_env, kube, tmp_path_factory.mktemp(request.param))
+    try:
+        yield u
+    finally:
+        u.remove()
+        kube.run("label", "node", DATA_NODES[-1], f"{DATA_LABEL}-", check=False)
+
+
+def green_on(upgrade: Upgrade, version: str) -> Any:
+    health = upgrade.client().try_get("/_cluster/health")
+    if not health or health["status"] != "green" or health["number_of_nodes"] != len(upgrade.nodes):
+        return None
+    versions = upgrade.client().get("/_nodes?filter_path=nodes.*.version")["nodes"]
+    return health if {v["version"] for v in versions.values()} == {version} else None
+
+
+def shard_homes(upgrade: Upgrade) -> set[tuple[str, str]]:
+    rows = upgrade.client().get(f"/_cat/shards/{INDEX}?format=json&h=shard,prirep,node,state")
+    assert all(r["state"] == "STARTED" for r in rows), rows
+    return {(r["shard"], r["node"]) for r in rows}
+
+
+def recoveries(upgrade: Upgrade) -> dict[str, Any]:
+    rows = upgrade.client().get(f"/_cat/recovery/{INDEX}?format=json&bytes=b&h=shard,type,stage,source_node,target_node,bytes_recovered")
+    by_type: dict[str, int] = {}
+    for r in rows:
+        by_type[r["type"]] = by_type.get(r["type"], 0) + 1
+    copied = sum(int(r["bytes_recovered"] or 0) for r in rows if r["type"] == "peer")
+    moved = [r for r in rows if r["type"] == "peer" and r["source_node"] == r["target_node"]]
+    return {"by_type": by_type, "peer_bytes_copied": copied, "rows": len(rows), "odd": moved}
+
+
+def test_the_chain_upgrades_in_place_with_writes_in_flight_and_loses_nothing(upgrade: Upgrade):
+    upgrade.stack.up()
+    upgrade.first_list = upgrade.bootstrap_list()
+    assert upgrade.first_list == ",".join(KWOK_MASTERS)
+    assert upgrade.secured(), "the upgrade chain runs secured, as every modern engine by default"
+    upgrade.start_nodes()
+    wait_until(f"green on {upgrade.version}", lambda: green_on(upgrade, upgrade.version), 600, explain=upgrade.explain)
+    # No delay before a departed node's copies are rebuilt elsewhere (the engines wait a minute by
+    # default, which would hide a missing hold whenever a restart is quicker): only the hold keeps
+    # the copies where they are.
+    settings = {"number_of_shards": SHARDS, "number_of_replicas": 1, "index.unassigned.node_left.delayed_timeout": "0s"}
+    upgrade.client().get(f"/{INDEX}", {"settings": settings}, method="PUT")
+    wait_until("the index green", lambda: green_on(upgrade, upgrade.version), 300, explain=upgrade.explain)
+    uuid = upgrade.client().get("/_cluster/state/metadata?filter_path=metadata.cluster_uuid")["metadata"]["cluster_uuid"]
+    # The second up of the first version empties the bootstrap list, as every stack's does.
+    upgrade.stack.up()
+
+    writer = Writer(upgrade)
+    try:
+        wait_until("the first writes acknowledged", lambda: len(writer.acked) >= 50, 120)
+        for version in upgrade.versions[1:]:
+            homes = shard_homes(upgrade)
+            refused_before, started = writer.refused_seconds, time.monotonic()
+            config = upgrade.stack.config()
+            config["engine"]["version"] = version
+            config["image"]["baseImage"] = upgrade.base_for(version)
+            upgrade.stack.write_config(config)
+            out = upgrade.stack.up()
+            printed = out.stdout + out.stderr
+            before = upgrade.version
+            assert f"engine: rolling upgrade elasticsearch {before} -> elasticsearch {version}" in printed, printed
+            line = next(x for x in printed.splitlines() if "roll order: " in x)
+            upgrade.roll_order = line.split("roll order: ")[1].split(",")[0].split(" -> ")
+            assert upgrade.roll_order == ["data", "client", "master"], line
+            upgrade.version = version
+            upgrade.roll()
+            wait_until(f"green on {version}", lambda v=version: green_on(upgrade, v), 600, explain=upgrade.explain)
+            seen = len(writer.acked)
+            wait_until("writes acknowledged on the new version", lambda s=seen: len(writer.acked) > s + 50, 120)
+            after_uuid = upgrade.client().get("/_cluster/state/metadata?filter_path=metadata.cluster_uuid")["metadata"]["cluster_uuid"]
+            assert after_uuid == uuid, "the upgrade made a new cluster"
+            assert shard_homes(upgrade) == homes, "a shard copy moved to another node during the restarts"
+            rec = recoveries(upgrade)
+            print(
+                f"\nupgrade {before} -> {version}: {time.monotonic() - started:.0f} s, "
+                f"writes refused for {writer.refused_seconds - refused_before:.1f} s, "
+                f"{len(writer.acked)} documents acknowledged so far; recoveries by type {rec['by_type']}, "
+                f"peer recoveries copied {rec['peer_bytes_copied']} bytes"
+            )
+    finally:
+        writer.finish()
+    reds = [s for s in writer.statuses if s[1] == "red"]
+    assert not reds, f"health was red at {len(reds)} of {len(writer.statuses)} polls"
+    assert len(writer.statuses) > 60, "health was hardly polled"
+    upgrade.client().get(f"/{INDEX}/_refresh", method="POST")
+    missing = []
+    for start in range(0, len(writer.acked), 1000):
+        ids = [str(i) for i in writer.acked[start : start + 1000]]
+        docs = upgrade.client().get(f"/{INDEX}/_mget?_source=false", {"ids": ids})["docs"]
+        missing += [d["_id"] for d in docs if not d.get("found")]
+    print(f"{len(writer.acked)} documents acknowledged, {len(missing)} lost")
+    assert missing == [], f"{len(missing)} acknowledged documents lost: {missing[:20]}"
