@@ -50,6 +50,8 @@ pytestmark = pytest.mark.skipif(not SELECTED, reason="upgrades run in `make test
 # kwok-node-5 is unlabelled (for scale-out tests): labelled a data node here, so three data nodes
 # hold the index and a copy that left could be rebuilt elsewhere, were allocation not held.
 DATA_NODES = ["kwok-node-3", "kwok-node-4", "kwok-node-5"]
+# The node the coordinating pod is said to run on (only its env names it).
+CLIENT_NODE = "kwok-node-5"
 DATA_LABEL = "kube-system/es-data-node"
 INDEX = "writes"
 SHARDS = 6
@@ -88,7 +90,11 @@ class Upgrade(Engine):
         """(kind, group, node name, pod name) of every pod the harness runs, by index."""
         plan = [("DaemonSet", "master", n, n) for n in KWOK_MASTERS]
         plan += [("DaemonSet", "data", n, n) for n in DATA_NODES]
-        return [*plan, ("Deployment", "client", "kwok-node-5", f"{self.name}-client-{self.version.replace('.', '-')}")]
+        return [*plan, ("Deployment", "client", CLIENT_NODE, self.client_pod())]
+
+    def client_pod(self) -> str:
+        """The coordinating node's pod name: a Deployment's replaced pod gets a new one."""
+        return f"{self.name}-client-{self.version.replace('.', '-')}"
 
     def node_for(self, index: int, kind: str, group: str, node_name: str, pod: str) -> Node:
         env = self.container_env(kind, group, node_name, pod)
@@ -99,6 +105,7 @@ class Upgrade(Engine):
         planned = self.kube.get("configmap", f"{self.name}-bootstrap", "-n", self.ns)["data"]["nodes"]
         (node.bootstrap / "nodes").write_text(planned)
         node.kind = kind  # type: ignore[attr-defined]
+        node.node_name = node_name  # type: ignore[attr-defined]
         node.index = index  # type: ignore[attr-defined]
         return node
 
@@ -116,7 +123,7 @@ class Upgrade(Engine):
     def exec_hook(self, node: Node, command: list[str]) -> subprocess.CompletedProcess:
         return node.docker("exec", node.container, *command, check=False)
 
-    def replace(self, node: Node, pod: str) -> Node:
+    def replace(self, node: Node) -> Node:
         """What a kubelet does to replace the pod: preStop, stop with the grace period, start
         the new spec on the same data, then the readiness probe until it passes."""
         spec = self.pod_spec(node.kind, node.group)  # type: ignore[attr-defined]
@@ -125,7 +132,8 @@ class Upgrade(Engine):
         assert hook.returncode == 0, hook.stdout + hook.stderr
         node.docker("stop", "-t", str(spec["terminationGracePeriodSeconds"]), node.container)
         del self.nodes[node.name]
-        new = self.node_for(node.index, node.kind, node.group, node.env["NODE_NAME"] if node.group != "client" else "kwok-node-5", pod)  # type: ignore[attr-defined]
+        pod = self.client_pod() if node.group == "client" else node.name
+        new = self.node_for(node.index, node.kind, node.group, node.node_name, pod)  # type: ignore[attr-defined]
         self.nodes[new.name] = new
         new.start("")
         probe = container["readinessProbe"]
@@ -145,8 +153,7 @@ class Upgrade(Engine):
             by_group.setdefault(node.group, []).append(node)
         for group in self.roll_order:
             for node in sorted(by_group[group], key=lambda n: n.name):
-                pod = node.name if group != "client" else f"{self.name}-client-{self.version.replace('.', '-')}"
-                self.replace(node, pod)
+                self.replace(node)
 
 
 class Writer:
