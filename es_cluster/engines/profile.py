@@ -118,15 +118,12 @@ def downgrade_or_skip(before: Version, after: Version) -> str | None:
     return None
 
 
-def probes_for(group: NodeGroup, http_port: int, transport_port: int, authenticated: bool = False) -> Manifest:
+def probes_for(group: NodeGroup, http_port: int, transport_port: int) -> Manifest:
     """Nodes that serve the HTTP Service are ready when they answer it; the others when
     transport listens. Liveness only asks whether the JVM still holds the transport port, so a
-    red cluster never gets its pods killed. Where HTTP asks for a password (`authenticated`),
-    the kubelet cannot give one, and a client node is ready when HTTP listens."""
-    if group.client and authenticated:
-        readiness: Manifest = {"tcpSocket": {"port": http_port}}
-    elif group.client:
-        readiness = {"httpGet": {"path": "/_cluster/health?local=true", "port": http_port}}
+    red cluster never gets its pods killed. (7+ replaces readiness with the image's probe.)"""
+    if group.client:
+        readiness: Manifest = {"httpGet": {"path": "/_cluster/health?local=true", "port": http_port}}
     else:
         readiness = {"tcpSocket": {"port": transport_port}}
     return {
