@@ -139,8 +139,8 @@ class EsCluster(pulumi.ComponentResource):
         if cluster.security.enabled:
             made = Credentials(f"{name}-credentials", **specs.credentials_args(cluster), opts=child)
             credentials = {k: getattr(made, k) for k in specs.CREDENTIALS}
-            # Every object waits for them: a password change the engine refuses (OpenSearch's,
-            # once formed) fails there, with nothing of the cluster touched.
+            # Every object waits for them: if they cannot be made, nothing of the cluster is
+            # touched.
             gate = gate.apply(lambda g, made=made: [*g, made])
 
         def declare(

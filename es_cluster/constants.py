@@ -78,6 +78,9 @@ ENV_POD_IP = "POD_IP"
 # (the elastic-user Secret, a folder: key = the user's name).
 ENV_SUPERUSER = "ES_CLUSTER_USER"
 CREDENTIALS_MOUNT_PATH = "/etc/es-cluster/credentials"
+# Beside it, where the engine keeps the password in its index (OpenSearch), the one a change in
+# config replaced: `<user>.previous` (images/modern/probe.sh reads the same name).
+PREVIOUS_PASSWORD_SUFFIX = ".previous"
 # security.enabled and HTTPS (names.flag), which the entrypoint turns into the engine's settings.
 ENV_SECURITY = "ES_CLUSTER_SECURITY"
 ENV_HTTP_TLS = "ES_CLUSTER_HTTP_TLS"

@@ -9,8 +9,9 @@ What makes it change, and nothing else:
 - a node certificate with less than a third of its life left, seen by any preview or `up`: the
   same;
 - the password set in stack config, changed or removed (a removed one is replaced by a
-  generated one). Where the engine reads its users file only when the cluster first forms
-  (OpenSearch's security index: `password_set_once` says why), such a change is refused.
+  generated one). Where the engine keeps its users in its own index once the cluster has formed
+  (OpenSearch's security index: `password_in_index`), the password it replaces is kept as
+  `previous_password`: the pods' readiness probe changes the one in force with it.
 The CA is never reissued by an update: nodes trust it, and a new one would split the cluster.
 """
 
@@ -25,7 +26,7 @@ import pulumi.dynamic
 from . import tls
 
 # Outputs that hold a key or a password: Pulumi encrypts them in the state.
-SECRET_OUTPUTS = ["ca_key", "tls_key", "password", "users"]
+SECRET_OUTPUTS = ["ca_key", "tls_key", "password", "users", "previous_password"]
 OUTPUTS = ["ca_crt", "tls_crt", *SECRET_OUTPUTS, "password_source"]
 
 
@@ -58,13 +59,8 @@ def _users(news: dict[str, Any], password: str) -> str:
     return tls.realm_file(news.get("realm") or "file", tls.password_hash(password), news.get("superuser") or tls.SUPERUSER)
 
 
-class PasswordChangeRefused(Exception):
-    pass
-
-
 def changes(olds: dict[str, Any], news: dict[str, Any], now: dt.datetime) -> list[str]:
-    """Which outputs an update would make anew: [] when the state's credentials still serve.
-    Raises PasswordChangeRefused for a password change the engine would not see."""
+    """Which outputs an update would make anew: [] when the state's credentials still serve."""
     out = []
     if news.get("issue_certificates"):
         if not olds.get("tls_crt"):  # none yet, or the user's own Secret until now
@@ -85,8 +81,6 @@ def changes(olds: dict[str, Any], news: dict[str, Any], now: dt.datetime) -> lis
         out.append("password")
     elif given is None and olds.get("password_source") == "config":
         out.append("password")
-    if "password" in out and news.get("password_set_once"):
-        raise PasswordChangeRefused(f"security.password: {news['password_set_once']}")
     return out
 
 
@@ -100,6 +94,7 @@ class CredentialsProvider(pulumi.dynamic.ResourceProvider):
             "password": password,
             "password_source": source,
             "users": _users(props, password),
+            "previous_password": "",
         }
         return pulumi.dynamic.CreateResult(id_=f"{props['cluster_name']}-credentials", outs=outs)
 
@@ -115,18 +110,22 @@ class CredentialsProvider(pulumi.dynamic.ResourceProvider):
             outs.update(_certificates(news, olds, now))
         if "password" in what:
             password, source = _password(news)
-            outs.update(password=password, password_source=source, users=_users(news, password))
+            # The one the engine's index still holds, until the probe has changed it.
+            previous = olds.get("password") if news.get("password_in_index") else ""
+            outs.update(password=password, password_source=source, users=_users(news, password), previous_password=previous or "")
         return pulumi.dynamic.UpdateResult(outs=outs)
 
 
 class Credentials(pulumi.dynamic.Resource):
-    """The credentials of one cluster: outputs ca_crt, tls_crt, tls_key, password, users."""
+    """The credentials of one cluster: outputs ca_crt, tls_crt, tls_key, password, users,
+    previous_password."""
 
     ca_crt: pulumi.Output[str]
     tls_crt: pulumi.Output[str]
     tls_key: pulumi.Output[str]
     password: pulumi.Output[str]
     users: pulumi.Output[str]
+    previous_password: pulumi.Output[str]
 
     def __init__(
         self,
@@ -139,18 +138,18 @@ class Credentials(pulumi.dynamic.Resource):
         opts: pulumi.ResourceOptions,
         realm: str = "file",
         superuser: str = tls.SUPERUSER,
-        password_set_once: str = "",
+        password_in_index: bool = False,
     ):
         props: dict[str, Any] = {
             "cluster_name": cluster_name,
             "dns_names": dns_names,
             "issue_certificates": issue_certificates,
             "certificate_days": certificate_days,
-            # The users file's form and user (the engine profile's), and why a password change
-            # is refused once made ("" where the engine reloads its users file).
+            # The users file's form and user (the engine profile's), and whether the engine
+            # keeps the password in its own index once formed (the previous one is then kept).
             "realm": realm,
             "superuser": superuser,
-            "password_set_once": password_set_once,
+            "password_in_index": password_in_index,
             **dict.fromkeys(OUTPUTS),
             # The password asked for (an input); the output of the same name is the one in force.
             "password": pulumi.Output.secret(password) if password is not None else None,

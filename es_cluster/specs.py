@@ -41,7 +41,7 @@ FILE_REALM_VOLUME = "file-realm"
 CREDENTIALS_VOLUME = "credentials"
 # What a render shows where `up` puts a credential (the credentials resource's outputs): a
 # render never holds a key or a password.
-CREDENTIALS = ("ca_crt", "tls_crt", "tls_key", "password", "users")
+CREDENTIALS = ("ca_crt", "tls_crt", "tls_key", "password", "users", "previous_password")
 CREDENTIAL_PLACEHOLDER = "(made by pulumi up)"
 ES_CONTAINER = "elasticsearch"
 
@@ -152,8 +152,14 @@ def file_realm_secret(cluster: Cluster, credentials: Any) -> Manifest:
 
 
 def elastic_user_secret(cluster: Cluster, credentials: Any) -> Manifest:
-    # The superuser's password under its name: `elastic`, or OpenSearch's `admin`.
-    return _secret(cluster, elastic_user_secret_name(cluster), {superuser(cluster): credentials["password"]})
+    """The superuser's password under its name: `elastic`, or OpenSearch's `admin`. Where the
+    engine keeps it in its index (OpenSearch), also the one a change in config replaced ("" when
+    none), under `<name>.previous`: the readiness probe changes the password in force with it."""
+    user = superuser(cluster)
+    data = {user: credentials["password"]}
+    if engines.profile(cluster.engine).password_in_index:
+        data[user + c.PREVIOUS_PASSWORD_SUFFIX] = credentials["previous_password"]
+    return _secret(cluster, elastic_user_secret_name(cluster), data)
 
 
 def superuser(cluster: Cluster) -> str:
@@ -172,7 +178,7 @@ def credentials_args(cluster: Cluster) -> dict[str, Any]:
         "certificate_days": cluster.security.certificate_days,
         "realm": profile.realm,
         "superuser": profile.superuser,
-        "password_set_once": profile.password_set_once,
+        "password_in_index": profile.password_in_index,
     }
 
 

@@ -158,10 +158,12 @@ def users_file(hashed: str, user: str = SUPERUSER) -> str:
 def internal_users_file(hashed: str, user: str) -> str:
     """OpenSearch's security plugin `internal_users.yml`: the superuser with the admin backend
     role (which the plugin's default roles_mapping.yml maps to all_access), and no other user:
-    none of the plugin's demo users with their published passwords."""
+    none of the plugin's demo users with their published passwords. Not `reserved`: the plugin's
+    account API refuses to change a reserved user's password, and that API is how a password
+    changed in config reaches the security index (images/modern/probe.sh)."""
     return (
         '_meta:\n  type: "internalusers"\n  config_version: 2\n'
-        f'{user}:\n  hash: "{hashed}"\n  reserved: true\n  backend_roles: ["admin"]\n'
+        f'{user}:\n  hash: "{hashed}"\n  reserved: false\n  backend_roles: ["admin"]\n'
         '  description: "es-cluster\'s superuser"\n'
     )
 

@@ -46,11 +46,7 @@ PROFILE = OpenSearch(
     security_supported=True,
     superuser="admin",
     realm="internal_users",
-    password_set_once=(
-        "OpenSearch reads its users file into its security index only when the cluster first forms, so a new "
-        "password here would not reach the running cluster: change it with the security plugin's account API "
-        "(PUT _plugins/_security/api/account) and leave security.password as it was (docs/security.md)"
-    ),
+    password_in_index=True,
     own_certificates_missing=(
         "OpenSearch's security plugin recognises its nodes by their certificate's subject "
         "(plugins.security.nodes_dn), which es-cluster knows only for the certificates it issues: remove "

@@ -65,8 +65,11 @@ class Profile:
     # into its security index when the cluster first forms).
     superuser: str = "elastic"
     realm: str = "file"
-    # Why the password cannot change once the cluster has formed ("": it can).
-    password_set_once: str = ""
+    # The password lives in the engine's own index once the cluster has formed (OpenSearch), so
+    # a change in config reaches it through the pods' readiness probe, which changes it with the
+    # previous one (mounted beside it) by the engine's account API. False: the engine reloads
+    # its users file.
+    password_in_index: bool = False
     # Why security.certificateSecret (the user's own certificates) is refused ("": it is not).
     own_certificates_missing: str = ""
 

@@ -107,15 +107,26 @@ def test_a_password_removed_from_config_is_replaced_by_a_generated_one_and_a_gen
     assert changes(made, props(password=made["password"]), NOW) == []
 
 
-def test_an_opensearch_password_change_is_refused_with_the_way_to_make_it(made):
-    why = "OpenSearch reads its users file only when the cluster first forms"
-    olds = {**made, "password_source": "config", "password": "a-given-password"}
-    for news in (props(password="now-given-1", password_set_once=why), props(password_set_once=why)):
-        with pytest.raises(credentials.PasswordChangeRefused, match=f"^security.password: {why}$"):
-            CredentialsProvider().diff("id", olds, news)
-    # The same password, or new certificates, pass.
-    assert changes(olds, props(password="a-given-password", password_set_once=why), NOW) == []
-    assert changes(olds, props(password="a-given-password", password_set_once=why, certificate_days=30), NOW) == ["tls_crt"]
+def test_where_the_engine_keeps_the_password_in_its_index_a_change_keeps_the_one_it_replaces(made):
+    """OpenSearch: the probe changes the password in force with the previous one."""
+    olds = {**made, "password_source": "config", "password": "a-given-password", "previous_password": ""}
+    assert changes(olds, props(password="now-given-1", password_in_index=True), NOW) == ["password"]
+    outs = CredentialsProvider().update("id", olds, props(password="now-given-1", password_in_index=True)).outs
+    assert (outs["password"], outs["previous_password"]) == ("now-given-1", "a-given-password")
+    # Removed from config: a generated one, and the given one kept as the previous.
+    back = CredentialsProvider().update("id", outs, props(password_in_index=True)).outs
+    assert back["previous_password"] == "now-given-1" and back["password"] not in ("now-given-1", "a-given-password")
+    # Certificates alone keep the previous one as it was.
+    renewed = CredentialsProvider().update("id", back, props(password_in_index=True, certificate_days=30)).outs
+    assert renewed["previous_password"] == "now-given-1" and renewed["password"] == back["password"]
+    # Elasticsearch reloads its users file: no previous password is kept.
+    es = CredentialsProvider().update("id", olds, props(password="now-given-1")).outs
+    assert es["previous_password"] == ""
+    assert "previous_password" in credentials.SECRET_OUTPUTS
+
+
+def test_a_new_cluster_has_no_previous_password(made):
+    assert made["previous_password"] == ""
 
 
 def test_opensearch_gets_its_users_file_for_its_admin():

@@ -34,6 +34,8 @@ class FakeEngine:
         self.health: dict[str, Any] = {"status": "green", "number_of_nodes": 6, "initializing_shards": 0, "relocating_shards": 0}
         self.settings: dict[str, Any] = {}
         self.requests: list[tuple[str, str, Any]] = []
+        # The superuser's password in force (OpenSearch's security index).
+        self.password = PASSWORD
         engine = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -47,7 +49,7 @@ class FakeEngine:
             def handle_any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length)) if length else None
-                expected = "Basic " + base64.b64encode(f"elastic:{PASSWORD}".encode()).decode()
+                expected = "Basic " + base64.b64encode(f"elastic:{engine.password}".encode()).decode()
                 if engine.secured and self.headers.get("Authorization") != expected:
                     return self.answer(401)
                 engine.requests.append((self.command, self.path, body))
@@ -65,6 +67,11 @@ class FakeEngine:
                     return self.answer(200, {"acknowledged": True})
                 if path == "/_flush":
                     return self.answer(200, {"_shards": {"failed": 0}})
+                if path == "/_plugins/_security/api/account" and self.command == "PUT":
+                    if body["current_password"] != engine.password:
+                        return self.answer(400, {"message": "Could not validate your current password."})
+                    engine.password = body["password"]
+                    return self.answer(200, {"status": "OK"})
                 return self.answer(404)
 
             do_GET = do_PUT = do_POST = handle_any  # noqa: N815 - the base class's names
@@ -107,6 +114,7 @@ class FakeEngine:
             "ES_CLUSTER_CREDENTIALS_DIR": str(self.tmp / "credentials"),
             "ES_CLUSTER_CONFIG_DIR": str(self.tmp / "bootstrap"),
             "ES_CLUSTER_STATE_DIR": str(self.tmp / "state"),
+            "ES_CLUSTER_LOG": str(self.tmp / "pod.log"),
             **flags,
         }
         return subprocess.run(["sh", str(PROBE), command], env={**base, **env}, capture_output=True, text=True, timeout=30, check=False)
@@ -143,6 +151,8 @@ def test_pre_stop_never_blocks_the_stop_when_the_node_does_not_answer(engine):
     engine.server.server_close()
     proc = engine.run("pre-stop")
     assert proc.returncode == 0 and "could not hold allocation" in proc.stderr
+    # The kubelet drops a hook's output when it succeeds: the pod's log has it.
+    assert "could not hold allocation" in (engine.tmp / "pod.log").read_text()
 
 
 def test_a_starting_node_is_ready_when_the_cluster_is_green_and_stays_ready_while_it_answers(engine):
@@ -215,3 +225,66 @@ def test_a_wrong_password_is_not_ready(engine):
 def test_an_unknown_command_says_how_it_is_used(engine):
     proc = engine.run("start")
     assert proc.returncode == 64 and "usage: es-cluster-probe pre-stop|ready" in proc.stderr
+
+
+# OpenSearch: a password changed in config, mounted with the one it replaced beside it.
+NEW_PASSWORD = 'n"ew\\' + "y7" * 8
+
+
+def secured_only(engine) -> None:
+    if not engine.secured:
+        pytest.skip("no password on a plain cluster")
+
+
+def mount(engine, current: str, previous: str | None) -> None:
+    (engine.tmp / "credentials" / "elastic").write_text(current)
+    if previous is not None:
+        (engine.tmp / "credentials" / "elastic.previous").write_text(previous)
+
+
+def account_changes(engine) -> list[Any]:
+    return [b for m, p, b in engine.requests if p == "/_plugins/_security/api/account"]
+
+
+def test_a_password_changed_in_config_is_set_with_the_previous_one_by_the_first_probe_that_sees_it(engine):
+    secured_only(engine)
+    (engine.tmp / "state" / "es-cluster-ready").touch()
+    mount(engine, NEW_PASSWORD, PASSWORD)
+    proc = engine.run("ready")
+    assert proc.returncode == 0, proc.stderr
+    assert engine.password == NEW_PASSWORD
+    assert account_changes(engine) == [{"current_password": PASSWORD, "password": NEW_PASSWORD}]
+    assert "password from the stack config is now in force" in (engine.tmp / "pod.log").read_text()
+    # In force now: the next probe changes nothing, and a pod that started later is ready.
+    (engine.tmp / "state" / "es-cluster-ready").unlink()
+    assert engine.run("ready").returncode == 0
+    assert len(account_changes(engine)) == 1
+
+
+def test_a_ready_pod_whose_copy_of_the_secret_is_behind_stays_ready_and_changes_nothing(engine):
+    secured_only(engine)
+    engine.password = NEW_PASSWORD  # another pod saw the new Secret first
+    mount(engine, PASSWORD, None)
+    assert engine.run("ready").returncode == 1  # not ready yet: it cannot see the cluster's health
+    (engine.tmp / "state" / "es-cluster-ready").touch()
+    assert engine.run("ready").returncode == 0  # ready: the node answers, with 401
+    assert engine.password == NEW_PASSWORD and engine.requests == []
+
+
+def test_a_previous_password_that_is_not_in_force_either_changes_nothing_and_says_so(engine):
+    secured_only(engine)
+    (engine.tmp / "state" / "es-cluster-ready").touch()
+    engine.password = "something-else-entirely"
+    mount(engine, NEW_PASSWORD, PASSWORD)
+    proc = engine.run("ready")
+    assert proc.returncode == 0 and engine.password == "something-else-entirely"
+    assert "the previous one could not change it" in (engine.tmp / "pod.log").read_text()
+
+
+def test_a_node_that_does_not_answer_is_not_ready_whatever_the_secret_holds(engine):
+    secured_only(engine)
+    (engine.tmp / "state" / "es-cluster-ready").touch()
+    mount(engine, NEW_PASSWORD, PASSWORD)
+    engine.server.shutdown()
+    engine.server.server_close()
+    assert engine.run("ready").returncode == 1

@@ -193,7 +193,8 @@ def test_opensearch_keeps_its_admin_in_internal_users_yml_and_the_password_under
     creds = {k: f"<{k}>" for k in specs.CREDENTIALS}
     o = {m["metadata"]["name"]: m for m in specs.cluster_manifests(cluster(engine=OS2), None, creds)}
     assert o["logs-file-realm"]["stringData"] == {"internal_users.yml": "<users>"}
-    assert o["logs-elastic-user"]["stringData"] == {"admin": "<password>"}
+    # The password a change replaced, beside it: the probe changes the one in force with it.
+    assert o["logs-elastic-user"]["stringData"] == {"admin": "<password>", "admin.previous": "<previous_password>"}
     assert specs.superuser(cluster(engine=OS2)) == "admin" and specs.superuser(cluster()) == "elastic"
 
 
@@ -206,16 +207,12 @@ def test_the_credentials_are_asked_for_in_the_engines_form():
         "certificate_days": 40,
         "realm": "internal_users",
         "superuser": "admin",
-        "password_set_once": (
-            "OpenSearch reads its users file into its security index only when the cluster first forms, so a new "
-            "password here would not reach the running cluster: change it with the security plugin's account API "
-            "(PUT _plugins/_security/api/account) and leave security.password as it was (docs/security.md)"
-        ),
+        "password_in_index": True,
     }
     assert args["dns_names"] == specs.certificate_dns_names(cluster(engine=OS2))
     es = specs.credentials_args(cluster(security={"password": "long-enough", "certificateSecret": "mine"}))
-    assert (es["realm"], es["superuser"], es["password_set_once"], es["password"], es["issue_certificates"]) == (
-        "file", "elastic", "", "long-enough", False
+    assert (es["realm"], es["superuser"], es["password_in_index"], es["password"], es["issue_certificates"]) == (
+        "file", "elastic", False, "long-enough", False
     )  # fmt: skip
 
 

@@ -102,7 +102,7 @@ def test_opensearchs_internal_users_file_holds_only_the_superuser_with_the_admin
     loaded = yaml.safe_load(tls.internal_users_file("$2a$10$abc", "admin"))
     assert loaded == {
         "_meta": {"type": "internalusers", "config_version": 2},
-        "admin": {"hash": "$2a$10$abc", "reserved": True, "backend_roles": ["admin"], "description": "es-cluster's superuser"},
+        "admin": {"hash": "$2a$10$abc", "reserved": False, "backend_roles": ["admin"], "description": "es-cluster's superuser"},
     }
     assert tls.realm_file("internal_users", "$2a$10$abc", "admin") == tls.internal_users_file("$2a$10$abc", "admin")
     assert tls.realm_file("file", "$2a$10$abc", "elastic") == "elastic:$2a$10$abc\n"
