@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import constants as c
-from . import engines, impact, k8s, security
+from . import engines, impact, k8s, security, tls
 from .model import Cluster, Engine, Image, NetworkPolicy, NodeGroup, Security, Storage, master_quorum
 
 # The field report's image build context inside the package (image_context links to the
@@ -123,6 +123,8 @@ class SecurityArgs:
     password: str | None = None  # the elastic user's; kept as a Pulumi secret; None: generated once
     certificate_secret: str | None = None  # a Secret with ca.crt, tls.crt, tls.key; None: the component's CA
     certificate_days: int | None = None  # the node certificate's validity; None: 365
+    ca_certificate: str | None = None  # your CA (PEM), which issues the node certificate; None: the component's own
+    ca_key: str | None = None  # its private key (PEM; set it as a Pulumi secret)
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,8 @@ _SECURITY_KEYS = {
     "password": "password",
     "certificateSecret": "certificate_secret",
     "certificateDays": "certificate_days",
+    "caCertificate": "ca_certificate",
+    "caKey": "ca_key",
 }
 # Python field name -> stack config key, for inputs that arrive in snake_case (es_cluster.package).
 CONFIG_KEY_OF_FIELD = {
@@ -511,7 +515,9 @@ def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, 
         a = SecurityArgs()
     if not isinstance(a, SecurityArgs):
         problems.add(
-            "security", f"must be null or an object with enabled, httpTls, password, certificateSecret and certificateDays, got {_show(a)}"
+            "security",
+            "must be null or an object with enabled, httpTls, password, certificateSecret, certificateDays, caCertificate and caKey, "
+            f"got {_show(a)}",
         )
         return Security()
     before = len(problems)
@@ -530,6 +536,8 @@ def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, 
             ("password", a.password is not None),
             ("certificateSecret", a.certificate_secret is not None),
             ("certificateDays", a.certificate_days is not None),
+            ("caCertificate", a.ca_certificate is not None),
+            ("caKey", a.ca_key is not None),
         ):
             if value:
                 problems.add(f"security.{key}", "has no effect while security is off (security.enabled false): remove it")
@@ -568,14 +576,44 @@ def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, 
             )
         else:
             days = a.certificate_days
+    ca = _validate_own_ca(a, secret_name, problems)
     if a.http_tls is False:
         warnings.append(
             f"security.httpTls: false leaves HTTP on 9200 in plaintext: the {profile.superuser} user's password and every document "
             "cross the network readable. Keep it on unless a proxy in front of the HTTP Service terminates TLS."
         )
     return Security(
-        enabled=True, http_tls=a.http_tls is not False, password=password, certificate_secret=secret_name, certificate_days=days
+        enabled=True,
+        http_tls=a.http_tls is not False,
+        password=password,
+        certificate_secret=secret_name,
+        certificate_days=days,
+        ca_certificate=ca[0] if ca else None,
+        ca_key=ca[1] if ca else None,
     )
+
+
+def _validate_own_ca(a: SecurityArgs, secret_name: str | None, problems: _Problems) -> tuple[str, str] | None:
+    """security.caCertificate and caKey: both or neither, a CA that may sign, its key; not with
+    certificateSecret, whose certificates come with their CA."""
+    given = {"caCertificate": a.ca_certificate is not None, "caKey": a.ca_key is not None}
+    if not any(given.values()):
+        return None
+    if a.certificate_secret is not None:
+        for key in (k for k, v in given.items() if v):
+            problems.add(
+                f"security.{key}", "is for the certificates the component issues; with certificateSecret, yours are used: remove it"
+            )
+        return None
+    if not all(given.values()):
+        missing = next(k for k, v in given.items() if not v)
+        problems.add(f"security.{missing}", f"is needed with security.{next(k for k, v in given.items() if v)}: give both, or neither")
+        return None
+    problem = tls.ca_problem(a.ca_certificate, a.ca_key)
+    if problem is not None:
+        problems.add(*problem)
+        return None
+    return str(a.ca_certificate), str(a.ca_key)
 
 
 def _pod_security_level(asked: Any, groups: list[NodeGroup], kubeconfig: str | None, problems: _Problems) -> str:

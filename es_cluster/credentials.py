@@ -13,6 +13,8 @@ What makes it change, and nothing else:
   (OpenSearch's security index: `password_in_index`), the password it replaces is kept as
   `previous_password`: the pods' readiness probe changes the one in force with it.
 The CA is never reissued by an update: nodes trust it, and a new one would split the cluster.
+A CA the user gives (security.caCertificate, caKey) takes its place; giving another one later,
+or taking it away, is refused for the same reason.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from . import tls
 # Outputs that hold a key or a password: Pulumi encrypts them in the state.
 SECRET_OUTPUTS = ["ca_key", "tls_key", "password", "users", "previous_password"]
 OUTPUTS = ["ca_crt", "tls_crt", *SECRET_OUTPUTS, "password_source"]
+# Inputs kept among the outputs (as a dynamic resource keeps them all) that are secrets too.
+SECRET_INPUTS = ["given_ca_key"]
 
 
 def _now() -> dt.datetime:
@@ -39,17 +43,36 @@ def _password(news: dict[str, Any]) -> tuple[str, str]:
     return (given, "config") if given else (tls.new_password(), "generated")
 
 
+class CredentialsRefused(Exception):
+    """A change of the credentials that would break the running cluster, or cannot be made."""
+
+
+def _given_ca(news: dict[str, Any], now: dt.datetime) -> Any:
+    """The user's CA, refused when it expires before a node certificate issued now would."""
+    ca = tls.load_cert(news["given_ca_crt"])
+    days = int(news.get("certificate_days") or tls.NODE_DAYS)
+    if not tls.outlives(ca, now, days):
+        raise CredentialsRefused(
+            f"security.caCertificate: expires {ca.not_valid_after_utc:%Y-%m-%d}, before a node certificate of {days} days "
+            "issued now would: give a CA valid for longer, or a shorter security.certificateDays"
+        )
+    return ca
+
+
 def _certificates(news: dict[str, Any], olds: dict[str, Any] | None, now: dt.datetime) -> dict[str, Any]:
-    """A node certificate for the names asked for; the CA of `olds`, or a new one."""
+    """A node certificate for the names asked for, from the CA given, the CA of `olds`, or a
+    new one."""
     if not news.get("issue_certificates"):
         return {"ca_crt": "", "ca_key": "", "tls_crt": "", "tls_key": ""}
-    if olds and olds.get("ca_key"):
+    days = int(news.get("certificate_days") or tls.NODE_DAYS)
+    if news.get("given_ca_key"):
+        ca_key, ca = tls.load_key(news["given_ca_key"]), _given_ca(news, now)
+    elif olds and olds.get("ca_key"):
         ca_key, ca = tls.load_key(olds["ca_key"]), tls.load_cert(olds["ca_crt"])
     else:
         ca_key = tls.new_key()
         ca = tls.new_ca(news["cluster_name"], ca_key, now)
     key = tls.new_key()
-    days = int(news.get("certificate_days") or tls.NODE_DAYS)
     cert = tls.new_node_cert(news["cluster_name"], list(news["dns_names"]), key, ca, ca_key, now, days)
     return {"ca_crt": tls.cert_pem(ca), "ca_key": tls.key_pem(ca_key), "tls_crt": tls.cert_pem(cert), "tls_key": tls.key_pem(key)}
 
@@ -63,6 +86,9 @@ def changes(olds: dict[str, Any], news: dict[str, Any], now: dt.datetime) -> lis
     """Which outputs an update would make anew: [] when the state's credentials still serve."""
     out = []
     if news.get("issue_certificates"):
+        _same_ca(olds, news)
+        if news.get("given_ca_key"):
+            _given_ca(news, now)
         if not olds.get("tls_crt"):  # none yet, or the user's own Secret until now
             out.append("tls_crt")
         else:
@@ -82,6 +108,24 @@ def changes(olds: dict[str, Any], news: dict[str, Any], now: dt.datetime) -> lis
     elif given is None and olds.get("password_source") == "config":
         out.append("password")
     return out
+
+
+def _same_ca(olds: dict[str, Any], news: dict[str, Any]) -> None:
+    """Refuses a change of the CA that issued the running nodes' certificates: nodes trust only
+    their CA, so the cluster would split while the new certificates reach them."""
+    if not olds.get("tls_crt"):
+        return  # nothing issued yet (a first deploy, or the user's own Secret until now)
+    given = news.get("given_ca_crt") or None
+    if given is not None and tls.load_cert(given) == tls.load_cert(olds["ca_crt"]):
+        return
+    if given is None and not olds.get("given_ca_crt"):
+        return
+    what = "another CA" if given is not None else "the component's own CA in place of yours"
+    raise CredentialsRefused(
+        f"security.caCertificate: the running nodes trust only the CA that issued their certificates, and {what} would split the "
+        "cluster while the new certificates reach them. Keep the CA; to move to another, deploy a new cluster with it and move the "
+        "data (snapshot and restore, or reindex from remote)"
+    )
 
 
 class CredentialsProvider(pulumi.dynamic.ResourceProvider):
@@ -136,6 +180,8 @@ class Credentials(pulumi.dynamic.Resource):
         password: str | None,
         certificate_days: int,
         opts: pulumi.ResourceOptions,
+        given_ca_crt: str | None = None,
+        given_ca_key: str | None = None,
         realm: str = "file",
         superuser: str = tls.SUPERUSER,
         password_in_index: bool = False,
@@ -145,6 +191,9 @@ class Credentials(pulumi.dynamic.Resource):
             "dns_names": dns_names,
             "issue_certificates": issue_certificates,
             "certificate_days": certificate_days,
+            # The user's CA, which issues the node certificate in place of the component's own.
+            "given_ca_crt": given_ca_crt,
+            "given_ca_key": pulumi.Output.secret(given_ca_key) if given_ca_key is not None else None,
             # The users file's form and user (the engine profile's), and whether the engine
             # keeps the password in its own index once formed (the previous one is then kept).
             "realm": realm,
@@ -158,5 +207,5 @@ class Credentials(pulumi.dynamic.Resource):
             CredentialsProvider(),
             name,
             props,
-            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)),
+            pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS + SECRET_INPUTS)),
         )

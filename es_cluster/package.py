@@ -100,6 +100,10 @@ class Security(TypedDict, total=False):
     """A Secret with ca.crt, tls.crt and tls.key; unset: the component's own CA."""
     certificate_days: int
     """Validity of the node certificate the component issues (default 365); a change reissues it."""
+    ca_certificate: str
+    """Your CA (PEM), which issues the node certificate in place of the component's; with ca_key."""
+    ca_key: str
+    """The private key of ca_certificate (PEM, RSA or EC); pass it as a secret."""
 
 
 class Kubeconfig(TypedDict):

@@ -176,6 +176,8 @@ def credentials_args(cluster: Cluster) -> dict[str, Any]:
         "issue_certificates": cluster.security.certificate_secret is None,
         "password": cluster.security.password,
         "certificate_days": cluster.security.certificate_days,
+        "given_ca_crt": cluster.security.ca_certificate,
+        "given_ca_key": cluster.security.ca_key,
         "realm": profile.realm,
         "superuser": profile.superuser,
         "password_in_index": profile.password_in_index,

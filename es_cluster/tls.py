@@ -18,13 +18,15 @@ import secrets
 import bcrypt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .constants import CA_CERTIFICATE_DAYS, NODE_CERTIFICATE_DAYS, SUPERUSER
 from .names import CERTIFICATE_ORGANIZATION, node_certificate_common_name
 
 KEY_BITS = 2048
+# The keys a CA may sign with: the component's own (RSA), or a user's CA's (RSA or EC).
+SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 # Validity: the CA outlives many node certificates, so renewing a node certificate never changes
 # what the nodes trust (a CA change would split the cluster until every node had the new one).
 CA_DAYS = CA_CERTIFICATE_DAYS
@@ -40,15 +42,52 @@ def new_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
 
 
-def key_pem(key: rsa.RSAPrivateKey) -> str:
+def key_pem(key: SigningKey) -> str:
     """PKCS#8, unencrypted: the file the nodes read (kept in a Secret, and a Pulumi secret)."""
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
 
 
-def load_key(pem: str) -> rsa.RSAPrivateKey:
+def load_key(pem: str) -> SigningKey:
+    """A key the component made (RSA), or a CA key the user gave (RSA or EC, checked by
+    ca_problem first)."""
     key = serialization.load_pem_private_key(pem.encode(), password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
+    assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
     return key
+
+
+def ca_problem(cert_pem: object, key_pem: object) -> tuple[str, str] | None:
+    """What is wrong with a CA the user gives (security.caCertificate, security.caKey), as (the
+    key to name, the problem), or None. The key's content is never shown: it is a secret."""
+    try:
+        ca = load_cert(str(cert_pem))
+    except ValueError:
+        return "security.caCertificate", "must be a PEM certificate (-----BEGIN CERTIFICATE-----)"
+    try:
+        constraints = ca.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        constraints = None
+    if constraints is None or not constraints.ca:
+        return "security.caCertificate", f"is not a CA certificate (no basicConstraints CA:TRUE): {ca.subject.rfc4514_string()}"
+    try:
+        usage = ca.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        usage = None
+    if usage is not None and not usage.key_cert_sign:
+        return "security.caCertificate", f"may not sign certificates (its keyUsage lacks keyCertSign): {ca.subject.rfc4514_string()}"
+    try:
+        key = serialization.load_pem_private_key(str(key_pem).encode(), password=None)
+    except (ValueError, TypeError):
+        return "security.caKey", "must be an unencrypted PEM private key (PKCS#8 or the key type's own form)"
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        return "security.caKey", "must be an RSA or EC key"
+    if key.public_key().public_numbers() != ca.public_key().public_numbers():  # type: ignore[union-attr]
+        return "security.caKey", "is not the key of security.caCertificate"
+    return None
+
+
+def outlives(ca: x509.Certificate, now: dt.datetime, days: int) -> bool:
+    """Whether the CA is valid for the whole life of a node certificate issued now."""
+    return ca.not_valid_after_utc >= now + dt.timedelta(days=days)
 
 
 def load_cert(pem: str) -> x509.Certificate:
@@ -98,7 +137,7 @@ def new_node_cert(
     dns_names: list[str],
     key: rsa.RSAPrivateKey,
     ca: x509.Certificate,
-    ca_key: rsa.RSAPrivateKey,
+    ca_key: SigningKey,
     now: dt.datetime,
     days: int = NODE_DAYS,
 ) -> x509.Certificate:

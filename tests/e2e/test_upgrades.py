@@ -39,10 +39,13 @@ from es_cluster import engines
 from .conftest import REGISTRY_PORT, Kube, run, wait_until
 from .test_modern_engines import KWOK_MASTERS, Engine, Node, kwok_config
 
-# chain -> the stack file it starts from, and the versions it goes through.
+# chain -> the stack file it starts from (its layout and security), its distribution, and the
+# versions it goes through. OpenSearch's runs unsecured: the security plugin is served for 2.19.4
+# only, and 3.x takes its cluster from 2.19 (docs/security.md).
 CHAINS = {
-    "es8": ("es8", ["8.19.0", "9.1.0"]),
-    "es7": ("es7", ["7.17.28", "8.19.0", "9.1.0"]),
+    "es8": ("es8", "elasticsearch", ["8.19.0", "9.1.0"]),
+    "es7": ("es7", "elasticsearch", ["7.17.28", "8.19.0", "9.1.0"]),
+    "opensearch": ("opensearch3", "opensearch", ["2.19.6", "3.3.0"]),
 }
 SELECTED = [s for s in os.environ.get("ES_CLUSTER_E2E_UPGRADES", "").split(",") if s]
 pytestmark = pytest.mark.skipif(not SELECTED, reason="upgrades run in `make test-upgrades` (ES_CLUSTER_E2E_UPGRADES; docs/tests.md)")
@@ -62,10 +65,9 @@ class Upgrade(Engine):
     """One chain's cluster: deployed by the CLI (A), run and rolled by the harness (B)."""
 
     def __init__(self, chain: str, make_stack, docker_env: dict[str, str], kube: Kube, tmp: Path):
-        stack_file, self.versions = CHAINS[chain]
+        stack_file, self.distribution, self.versions = CHAINS[chain]
         self.stack_name = f"upgrade-{chain}"
         self.kube, self.docker_env, self.tmp = kube, docker_env, tmp
-        self.distribution = "elasticsearch"
         self.version = self.versions[0]
         self.config = kwok_config(stack_file, self.base_for(self.version))
         self.config["namespace"] = f"e2e-{self.stack_name}"
@@ -243,7 +245,8 @@ def test_the_chain_upgrades_in_place_with_writes_in_flight_and_loses_nothing(upg
     upgrade.stack.up()
     upgrade.first_list = upgrade.bootstrap_list()
     assert upgrade.first_list == ",".join(KWOK_MASTERS)
-    assert upgrade.secured(), "the upgrade chain runs secured, as every modern engine by default"
+    # Secured as every modern engine by default, unless the stack file says otherwise.
+    assert upgrade.secured() == (upgrade.config.get("security") or {}).get("enabled", True)
     upgrade.start_nodes()
     wait_until(f"green on {upgrade.version}", lambda: green_on(upgrade, upgrade.version), 600, explain=upgrade.explain)
     # No delay before a departed node's copies are rebuilt elsewhere (the engines wait a minute by
@@ -269,7 +272,8 @@ def test_the_chain_upgrades_in_place_with_writes_in_flight_and_loses_nothing(upg
             out = upgrade.stack.up()
             printed = out.stdout + out.stderr
             before = upgrade.version
-            assert f"engine: rolling upgrade elasticsearch {before} -> elasticsearch {version}" in printed, printed
+            dist = upgrade.distribution
+            assert f"engine: rolling upgrade {dist} {before} -> {dist} {version}" in printed, printed
             line = next(x for x in printed.splitlines() if "roll order: " in x)
             upgrade.roll_order = line.split("roll order: ")[1].split(",")[0].split(" -> ")
             assert upgrade.roll_order == ["data", "client", "master"], line
@@ -301,3 +305,109 @@ def test_the_chain_upgrades_in_place_with_writes_in_flight_and_loses_nothing(upg
         missing += [d["_id"] for d in docs if not d.get("found")]
     print(f"{len(writer.acked)} documents acknowledged, {len(missing)} lost")
     assert missing == [], f"{len(missing)} acknowledged documents lost: {missing[:20]}"
+
+
+# Master scale 3 -> 5 -> 3 on the same cluster, after its upgrades: two more Kubernetes nodes
+# labelled for masters, then two masters taken away at once, one of them the elected master.
+NEW_MASTER_NODES = ["e2e-master-6", "e2e-master-7"]
+MASTER_LABEL = "kube-system/es-master-node"
+
+
+def kwok_node(name: str) -> bytes:
+    """A Node kwok runs, as scripts/cluster.sh makes them, labelled for the master DaemonSet."""
+    return (
+        f"apiVersion: v1\nkind: Node\nmetadata:\n  name: {name}\n"
+        '  annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}\n'
+        f'  labels: {{kubernetes.io/hostname: {name}, kubernetes.io/os: linux, type: kwok, {MASTER_LABEL}: "true"}}\n'
+        'status:\n  allocatable: {cpu: "32", memory: 256Gi, pods: "110"}\n  capacity: {cpu: "32", memory: 256Gi, pods: "110"}\n'
+    ).encode()
+
+
+def voting_names(upgrade: Upgrade) -> set[str]:
+    """The node names in the cluster's committed voting configuration."""
+    state = upgrade.client().get("/_cluster/state/metadata?filter_path=metadata.cluster_coordination.last_committed_config")
+    ids = state["metadata"]["cluster_coordination"]["last_committed_config"]
+    names = {i: n["name"] for i, n in upgrade.client().get("/_nodes?filter_path=nodes.*.name")["nodes"].items()}
+    return {names.get(i, i) for i in ids}
+
+
+def documents(upgrade: Upgrade) -> int:
+    upgrade.client().get(f"/{INDEX}/_refresh", method="POST")
+    return upgrade.client().get(f"/{INDEX}/_count")["count"]
+
+
+def set_masters(upgrade: Upgrade, replicas: int) -> str:
+    config = upgrade.stack.config()
+    config["nodeGroups"]["master"]["replicas"] = replicas
+    upgrade.stack.write_config(config)
+    out = upgrade.stack.up()
+    return out.stdout + out.stderr
+
+
+def test_masters_scaled_3_to_5_to_3_keep_the_cluster_and_its_documents(upgrade: Upgrade, kube: Kube):
+    """Two `up`s, and the label changes that place DaemonSet masters. Removing two of five at once
+    needs no voting-configuration exclusions: three of five are a majority, and the engine then
+    shrinks its voting configuration to the three left. Shown by stopping one more master after
+    that: the two left still elect one (were the voting configuration still five, they could not:
+    the OpenSearch operator's issue #1448)."""
+    assert len(upgrade.nodes) == 7, "runs after the chain, on its cluster"
+    version = upgrade.version
+    uuid = upgrade.client().get("/_cluster/state/metadata?filter_path=metadata.cluster_uuid")["metadata"]["cluster_uuid"]
+    count = documents(upgrade)
+    assert count > 0
+    originals = sorted(n.name for n in upgrade.masters())
+    try:
+        # 3 -> 5: the nodes labelled, the DaemonSet's new pods started as a kubelet starts them.
+        for name in NEW_MASTER_NODES:
+            run(["kubectl", "apply", "-f", "-"], env=kube.env, input_bytes=kwok_node(name))
+        printed = set_masters(upgrade, 5)
+        assert upgrade.kube.get("configmap", f"{upgrade.name}-bootstrap", "-n", upgrade.ns)["data"]["nodes"] == "9", printed
+        for offset, name in enumerate(NEW_MASTER_NODES):
+            node = upgrade.node_for(len(upgrade.pods()) + offset, "DaemonSet", "master", name, name)
+            upgrade.nodes[node.name] = node
+            upgrade.sync_secrets()
+            node.start("")
+        wait_until("green with 5 masters", lambda: green_on(upgrade, version), 600, explain=upgrade.explain)
+        wait_until("5 masters voting", lambda: voting_names(upgrade) == set(originals + NEW_MASTER_NODES), 120, explain=upgrade.explain)
+        assert documents(upgrade) == count
+
+        # 5 -> 3: the config first (the preview accepts 2 of 5), then two masters taken away at
+        # once, one of them the elected one.
+        printed = set_masters(upgrade, 3)
+        elected = upgrade.client().get("/_cat/master?format=json")[0]["node"]
+        leaving = [elected if elected in originals else originals[0], NEW_MASTER_NODES[0]]
+        kube.run("label", "node", leaving[0], f"{MASTER_LABEL}-")
+        kube.run("delete", "node", leaving[1])
+        stops = [threading.Thread(target=upgrade.nodes[name].stop) for name in leaving]
+        for t in stops:
+            t.start()
+        for t in stops:
+            t.join()
+        for name in leaving:
+            upgrade.nodes.pop(name).remove()
+        remaining = {n.name for n in upgrade.masters()}
+        wait_until("green with 3 masters", lambda: green_on(upgrade, version), 300, explain=upgrade.explain)
+        wait_until("the voting configuration shrunk to the 3 left", lambda: voting_names(upgrade) == remaining, 120)
+        after = upgrade.client().get("/_cluster/state/metadata?filter_path=metadata.cluster_uuid")["metadata"]["cluster_uuid"]
+        assert after == uuid, "the scale made a new cluster"
+        assert documents(upgrade) == count
+
+        # One more master stopped: the two left are a majority of three, and elect a master.
+        third = sorted(remaining)[0]
+        upgrade.nodes[third].stop()
+        wait_until(
+            "a master among the two left",
+            lambda: (upgrade.client().try_get("/_cat/master?format=json") or [{}])[0].get("node") in remaining - {third},
+            120,
+            explain=upgrade.explain,
+        )
+        upgrade.client().get(f"/{INDEX}/_doc/scaled", {"n": -1}, method="PUT")
+        upgrade.nodes[third].start("")
+        wait_until("green again", lambda: green_on(upgrade, version), 300, explain=upgrade.explain)
+        assert documents(upgrade) == count + 1
+        print(f"\nmasters 3 -> 5 -> 3 on {version}: {count} documents before and after, voting configuration {sorted(remaining)}")
+    finally:
+        for name in NEW_MASTER_NODES:
+            kube.run("delete", "node", name, "--ignore-not-found", check=False)
+        for name in originals:
+            kube.run("label", "node", "--overwrite", name, f"{MASTER_LABEL}=true", check=False)

@@ -133,3 +133,59 @@ def test_opensearch_gets_its_users_file_for_its_admin():
     outs = CredentialsProvider().create(props(realm="internal_users", superuser="admin", issue_certificates=False)).outs
     users = yaml.safe_load(outs["users"])
     assert list(users) == ["_meta", "admin"] and tls.password_matches(outs["password"], users["admin"]["hash"])
+
+
+# --- a CA the user gives
+
+
+def corp_ca(days: int = 3650) -> tuple[str, str]:
+    key = tls.new_key()
+    ca = tls.new_ca("corp", key, NOW - dt.timedelta(days=tls.CA_DAYS - days))
+    return tls.cert_pem(ca), tls.key_pem(key)
+
+
+@pytest.fixture(scope="module")
+def corp():
+    return corp_ca()
+
+
+def test_a_users_ca_issues_the_node_certificate_and_is_the_ca_the_nodes_trust(corp):
+    cert, key = corp
+    outs = CredentialsProvider().create(props(given_ca_crt=cert, given_ca_key=key)).outs
+    assert tls.load_cert(outs["ca_crt"]) == tls.load_cert(cert)
+    tls.load_cert(outs["tls_crt"]).verify_directly_issued_by(tls.load_cert(cert))
+    # The same CA again (even with its PEM re-wrapped): nothing changes; renewal stays with it.
+    assert changes(outs, props(given_ca_crt=cert.replace("\n", "\r\n"), given_ca_key=key), NOW) == []
+    renewed = CredentialsProvider().update("id", outs, props(given_ca_crt=cert, given_ca_key=key, certificate_days=30)).outs
+    tls.load_cert(renewed["tls_crt"]).verify_directly_issued_by(tls.load_cert(cert))
+    assert "given_ca_key" in credentials.SECRET_INPUTS
+
+
+def test_a_change_of_the_ca_that_issued_the_running_nodes_certificates_is_refused(made, corp):
+    cert, key = corp
+    other = corp_ca()
+    ours = CredentialsProvider().create(props(given_ca_crt=cert, given_ca_key=key)).outs
+    for olds, news in [
+        (made, props(given_ca_crt=cert, given_ca_key=key)),  # the component's CA -> yours
+        (ours, props(given_ca_crt=other[0], given_ca_key=other[1])),  # yours -> another
+        (ours, props()),  # yours -> the component's
+    ]:
+        with pytest.raises(credentials.CredentialsRefused, match="^security.caCertificate: the running nodes trust only the CA"):
+            CredentialsProvider().diff("id", olds, news)
+    # Your own certificate Secret until now: nothing issued runs, so a CA may be given.
+    own_secret = CredentialsProvider().create(props(issue_certificates=False)).outs
+    assert changes(own_secret, props(given_ca_crt=cert, given_ca_key=key), NOW) == ["tls_crt"]
+
+
+def test_a_users_ca_that_expires_before_the_node_certificate_would_is_refused():
+    cert, key = corp_ca(days=100)
+    with pytest.raises(credentials.CredentialsRefused) as e:
+        CredentialsProvider().create(props(given_ca_crt=cert, given_ca_key=key))
+    expiry = tls.load_cert(cert).not_valid_after_utc
+    assert str(e.value) == (
+        f"security.caCertificate: expires {expiry:%Y-%m-%d}, before a node certificate of 365 days issued now would: "
+        "give a CA valid for longer, or a shorter security.certificateDays"
+    )
+    outs = CredentialsProvider().create(props(given_ca_crt=cert, given_ca_key=key, certificate_days=90)).outs
+    with pytest.raises(credentials.CredentialsRefused, match="expires"):
+        changes(outs, props(given_ca_crt=cert, given_ca_key=key, certificate_days=90), NOW + dt.timedelta(days=20))

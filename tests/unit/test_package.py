@@ -48,6 +48,8 @@ def test_schema_inputs_are_the_stack_config_keys(schema):
         "password",
         "certificateSecret",
         "certificateDays",
+        "caCertificate",
+        "caKey",
     }
     assert res["inputProperties"]["nodeGroups"]["additionalProperties"]["$ref"] == "#/types/es-cluster:index:NodeGroup"
     types = schema["types"]

@@ -3,9 +3,11 @@ objects then hold (Secrets, mounts, env, probes, https) and what a change to it 
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
-from es_cluster import ConfigError, engines, impact, parse_stack_config, specs, validate
+from es_cluster import ConfigError, engines, impact, parse_stack_config, specs, tls, validate
 from es_cluster.config import EsClusterArgs, NodeGroupArgs, SecurityArgs
 from es_cluster.model import Security
 
@@ -133,7 +135,7 @@ def test_type_problems_are_named_under_security():
     ]
     [(key, msg)] = problems(security={"enabeld": True})
     assert key == "security.enabeld" and msg == (
-        "unknown setting (did you mean 'enabled'?); allowed: certificateDays, certificateSecret, enabled, httpTls, password"
+        "unknown setting (did you mean 'enabled'?); allowed: caCertificate, caKey, certificateDays, certificateSecret, enabled, httpTls, password"
     )
     assert problems(security=5) == [("security", "must be an object, got 5")]
     assert problems(security={"certificateSecret": "Not_A_Name"})[0][0] == "security.certificateSecret"
@@ -144,7 +146,10 @@ def test_a_python_caller_passing_something_else_is_named():
     with pytest.raises(ConfigError) as e:
         validate(args)
     assert e.value.problems == [
-        ("security", "must be null or an object with enabled, httpTls, password, certificateSecret and certificateDays, got 5")
+        (
+            "security",
+            "must be null or an object with enabled, httpTls, password, certificateSecret, certificateDays, caCertificate and caKey, got 5",
+        )
     ]
     assert validate(EsClusterArgs(node_groups={"all": NodeGroupArgs(roles=["master"])}, security=SecurityArgs())).security == Security()
 
@@ -208,6 +213,8 @@ def test_the_credentials_are_asked_for_in_the_engines_form():
         "realm": "internal_users",
         "superuser": "admin",
         "password_in_index": True,
+        "given_ca_crt": None,
+        "given_ca_key": None,
     }
     assert args["dns_names"] == specs.certificate_dns_names(cluster(engine=OS2))
     es = specs.credentials_args(cluster(security={"password": "long-enough", "certificateSecret": "mine"}))
@@ -324,3 +331,48 @@ def test_http_tls_and_the_password_change_without_a_refusal():
     on = cluster()
     for after in (cluster(security={"httpTls": False}), cluster(security={"password": "a-new-password"})):
         assert not impact.compare(impact.record(on, "img"), after, "img", frozenset()).refused
+
+
+# --- security.caCertificate and security.caKey: the user's CA
+
+
+@pytest.fixture(scope="module")
+def own_ca():
+    key = tls.new_key()
+    return tls.cert_pem(tls.new_ca("corp", key, dt.datetime.now(dt.UTC))), tls.key_pem(key)
+
+
+def test_a_users_ca_with_its_key_is_taken_into_the_model_and_asked_for_by_the_credentials(own_ca):
+    cert, key = own_ca
+    c = cluster(security={"caCertificate": cert, "caKey": key})
+    assert (c.security.ca_certificate, c.security.ca_key) == (cert, key)
+    assert key not in repr(c.security)
+    args = specs.credentials_args(c)
+    assert (args["given_ca_crt"], args["given_ca_key"], args["issue_certificates"]) == (cert, key, True)
+
+
+def test_a_users_ca_needs_both_halves_and_a_key_that_fits(own_ca):
+    cert, key = own_ca
+    assert problems(security={"caCertificate": cert}) == [
+        ("security.caKey", "is needed with security.caCertificate: give both, or neither")
+    ]
+    assert problems(security={"caKey": key}) == [("security.caCertificate", "is needed with security.caKey: give both, or neither")]
+    assert problems(security={"caCertificate": "nope", "caKey": key}) == [
+        ("security.caCertificate", "must be a PEM certificate (-----BEGIN CERTIFICATE-----)")
+    ]
+    found = problems(security={"caCertificate": cert, "caKey": "x"})
+    assert found == [("security.caKey", "must be an unencrypted PEM private key (PKCS#8 or the key type's own form)")]
+
+
+def test_a_users_ca_is_refused_with_their_own_certificates_and_while_security_is_off(own_ca):
+    cert, key = own_ca
+    why = "is for the certificates the component issues; with certificateSecret, yours are used: remove it"
+    assert problems(security={"caCertificate": cert, "caKey": key, "certificateSecret": "mine"}) == [
+        ("security.caCertificate", why),
+        ("security.caKey", why),
+    ]
+    off = "has no effect while security is off (security.enabled false): remove it"
+    assert problems(security={"enabled": False, "caCertificate": cert, "caKey": key}) == [
+        ("security.caCertificate", off),
+        ("security.caKey", off),
+    ]

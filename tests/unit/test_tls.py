@@ -10,7 +10,8 @@ import bcrypt
 import pytest
 import yaml
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from es_cluster import names, tls
@@ -106,3 +107,83 @@ def test_opensearchs_internal_users_file_holds_only_the_superuser_with_the_admin
     }
     assert tls.realm_file("internal_users", "$2a$10$abc", "admin") == tls.internal_users_file("$2a$10$abc", "admin")
     assert tls.realm_file("file", "$2a$10$abc", "elastic") == "elastic:$2a$10$abc\n"
+
+
+# --- a CA the user gives (security.caCertificate, security.caKey)
+
+
+def self_signed(key, ca: bool = True, usage: x509.KeyUsage | None = None, days: int = 3650) -> x509.Certificate:
+    """A certificate for `key`, signed by itself, as a user's own CA might be made."""
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "Corp Root")])
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if usage is not None:
+        builder = builder.add_extension(usage, critical=True)
+    return builder.sign(key, hashes.SHA256())
+
+
+def usage(*granted: str) -> x509.KeyUsage:
+    return tls._key_usage(*granted)
+
+
+def test_a_users_rsa_or_ec_ca_with_its_key_is_taken_and_issues_node_certificates():
+    for key in (tls.new_key(), ec.generate_private_key(ec.SECP256R1())):
+        ca = self_signed(key, usage=usage("key_cert_sign", "crl_sign"))
+        assert tls.ca_problem(tls.cert_pem(ca), tls.key_pem(key)) is None
+        node_key = tls.new_key()
+        cert = tls.new_node_cert("logs", ["logs-http"], node_key, ca, tls.load_key(tls.key_pem(key)), dt.datetime.now(dt.UTC))
+        assert cert.issuer == ca.subject
+        cert.verify_directly_issued_by(ca)
+    # No keyUsage at all: allowed to sign (RFC 5280 leaves it unrestricted).
+    key = tls.new_key()
+    assert tls.ca_problem(tls.cert_pem(self_signed(key)), tls.key_pem(key)) is None
+
+
+def test_what_is_wrong_with_a_users_ca_is_named_and_the_key_never_shown():
+    key, other = tls.new_key(), tls.new_key()
+    ca = tls.cert_pem(self_signed(key))
+    secret = tls.key_pem(key)
+    cases = [
+        (("not pem", secret), ("security.caCertificate", "must be a PEM certificate (-----BEGIN CERTIFICATE-----)")),
+        (
+            (tls.cert_pem(self_signed(key, ca=False)), secret),
+            ("security.caCertificate", "is not a CA certificate (no basicConstraints CA:TRUE): CN=Corp Root"),
+        ),
+        (
+            (tls.cert_pem(self_signed(key, usage=usage("digital_signature"))), secret),
+            ("security.caCertificate", "may not sign certificates (its keyUsage lacks keyCertSign): CN=Corp Root"),
+        ),
+        (
+            (ca, "-----BEGIN PRIVATE KEY-----\nbroken\n"),
+            ("security.caKey", "must be an unencrypted PEM private key (PKCS#8 or the key type's own form)"),
+        ),
+        ((ca, 42), ("security.caKey", "must be an unencrypted PEM private key (PKCS#8 or the key type's own form)")),
+        ((ca, tls.key_pem(other)), ("security.caKey", "is not the key of security.caCertificate")),
+        ((ca, tls.key_pem(ec.generate_private_key(ec.SECP256R1()))), ("security.caKey", "is not the key of security.caCertificate")),
+        ((ca, ed25519_pem()), ("security.caKey", "must be an RSA or EC key")),
+    ]
+    for (cert_pem, key_pem), expected in cases:
+        found = tls.ca_problem(cert_pem, key_pem)
+        assert found == expected
+        assert "PRIVATE KEY" not in found[1]
+
+
+def ed25519_pem() -> str:
+    key = ed25519.Ed25519PrivateKey.generate()
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+
+
+def test_a_ca_outlives_a_node_certificate_only_if_valid_for_its_whole_life():
+    key = tls.new_key()
+    ca = self_signed(key, days=100)
+    now = dt.datetime.now(dt.UTC)
+    assert tls.outlives(ca, now, 99) and not tls.outlives(ca, now, 101)
