@@ -15,7 +15,7 @@ from typing import Any
 
 from . import constants as c
 from . import engines, impact, k8s, security, tls
-from .model import Cluster, Engine, Image, NetworkPolicy, NodeGroup, Security, Storage, master_quorum
+from .model import Cluster, Engine, Image, Later, NetworkPolicy, NodeGroup, Security, Storage, master_quorum
 
 # The field report's image build context inside the package (image_context links to the
 # repository's image/ and is copied into wheels); each engine profile names its own.
@@ -504,10 +504,6 @@ def _validate_network_policy(a: Any, problems: _Problems) -> NetworkPolicy | Non
     return NetworkPolicy(http_from=tuple(a.http_from)) if a.enabled else None
 
 
-# bcrypt reads at most 72 bytes of a password; Elasticsearch asks for at least 6 characters.
-PASSWORD_BYTES = (8, 72)
-
-
 def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, problems: _Problems, warnings: list[str]) -> Security:
     """TLS and the superuser: on by default where the engine's profile has them; settings
     beside security.enabled only while it is on."""
@@ -542,16 +538,11 @@ def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, 
             if value:
                 problems.add(f"security.{key}", "has no effect while security is off (security.enabled false): remove it")
         return Security()
-    password = None
-    if a.password is not None:
-        size = len(a.password.encode()) if isinstance(a.password, str) else -1
-        if not PASSWORD_BYTES[0] <= size <= PASSWORD_BYTES[1] or not a.password.isprintable():
-            # Never shown: it is a secret.
-            problems.add(
-                "security.password",
-                f"must be {PASSWORD_BYTES[0]} to {PASSWORD_BYTES[1]} bytes of printable characters (bcrypt reads no further); "
-                "set it with `pulumi config set --secret --path es-cluster:security.password`",
-            )
+    password = a.password if isinstance(a.password, Later) else None
+    if a.password is not None and password is None:
+        problem = tls.password_problem(a.password)  # never shown: it is a secret
+        if problem is not None:
+            problems.add("security.password", problem)
         else:
             password = a.password
     secret_name = None
@@ -593,7 +584,7 @@ def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, 
     )
 
 
-def _validate_own_ca(a: SecurityArgs, secret_name: str | None, problems: _Problems) -> tuple[str, str] | None:
+def _validate_own_ca(a: SecurityArgs, secret_name: str | None, problems: _Problems) -> tuple[str, Any] | None:
     """security.caCertificate and caKey: both or neither, a CA that may sign, its key; not with
     certificateSecret, whose certificates come with their CA."""
     given = {"caCertificate": a.ca_certificate is not None, "caKey": a.ca_key is not None}
@@ -609,11 +600,12 @@ def _validate_own_ca(a: SecurityArgs, secret_name: str | None, problems: _Proble
         missing = next(k for k, v in given.items() if not v)
         problems.add(f"security.{missing}", f"is needed with security.{next(k for k, v in given.items() if v)}: give both, or neither")
         return None
-    problem = tls.ca_problem(a.ca_certificate, a.ca_key)
+    # A key another resource gives is checked by the credentials resource, once known.
+    problem = tls.ca_certificate_problem(a.ca_certificate) if isinstance(a.ca_key, Later) else tls.ca_problem(a.ca_certificate, a.ca_key)
     if problem is not None:
         problems.add(*problem)
         return None
-    return str(a.ca_certificate), str(a.ca_key)
+    return str(a.ca_certificate), a.ca_key
 
 
 def _pod_security_level(asked: Any, groups: list[NodeGroup], kubeconfig: str | None, problems: _Problems) -> str:
@@ -655,7 +647,7 @@ def _validate_image(a: ImageArgs, profile: engines.Profile | None, engine: Engin
             problems.add("image.context", f"must be a folder holding a Dockerfile, got {_show(a.context)}")
     _check_bool(a.insecure_registry, "image.insecureRegistry", problems)
     for key, value in (("registryUsername", a.registry_username), ("registryPassword", a.registry_password)):
-        if value is not None and (not isinstance(value, str) or not value or "\0" in value):
+        if value is not None and not isinstance(value, Later) and (not isinstance(value, str) or not value or "\0" in value):
             problems.add(f"image.{key}", "must be a non-empty string")
     if (a.registry_username is None) != (a.registry_password is None):
         problems.add("image.registryPassword", "must be set together with image.registryUsername (and the other way round)")

@@ -24,6 +24,7 @@ from typing import Any
 
 import pulumi
 import pulumi.dynamic
+from pulumi.runtime import rpc
 
 from . import tls
 
@@ -38,13 +39,25 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class CredentialsRefused(Exception):
+    """A change of the credentials that would break the running cluster, or cannot be made."""
+
+
+def _check_given(news: dict[str, Any]) -> None:
+    """The password and CA key as given, checked here where another resource gave them (through
+    the component package, the config validation saw only that they would come). A value that
+    resource has not made yet (a preview) is checked at the `up` that knows it."""
+    given = news.get("password")
+    if given and given != rpc.UNKNOWN and (problem := tls.password_problem(given)):
+        raise CredentialsRefused(f"security.password: {problem}")
+    key = news.get("given_ca_key")
+    if key and key != rpc.UNKNOWN and (found := tls.ca_problem(news.get("given_ca_crt"), key)):
+        raise CredentialsRefused(f"{found[0]}: {found[1]}")
+
+
 def _password(news: dict[str, Any]) -> tuple[str, str]:
     given = news.get("password")
     return (given, "config") if given else (tls.new_password(), "generated")
-
-
-class CredentialsRefused(Exception):
-    """A change of the credentials that would break the running cluster, or cannot be made."""
 
 
 def _given_ca(news: dict[str, Any], now: dt.datetime) -> Any:
@@ -84,6 +97,7 @@ def _users(news: dict[str, Any], password: str) -> str:
 
 def changes(olds: dict[str, Any], news: dict[str, Any], now: dt.datetime) -> list[str]:
     """Which outputs an update would make anew: [] when the state's credentials still serve."""
+    _check_given(news)
     out = []
     if news.get("issue_certificates"):
         _same_ca(olds, news)
@@ -129,7 +143,13 @@ def _same_ca(olds: dict[str, Any], news: dict[str, Any]) -> None:
 
 
 class CredentialsProvider(pulumi.dynamic.ResourceProvider):
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
+        # At every preview, a first deploy's too (which calls no diff).
+        _check_given(news)
+        return pulumi.dynamic.CheckResult(news, [])
+
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
+        _check_given(props)
         now = _now()
         password, source = _password(props)
         outs = {

@@ -18,7 +18,7 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from .model import Image
+from .model import Image, known
 
 BASE_IMAGE_ARG = "BASE_IMAGE"
 
@@ -82,7 +82,7 @@ def image_ref(name: str, image: Image, opts: pulumi.ResourceOptions) -> pulumi.O
     )
     if not image.push:
         return built.name
-    password = pulumi.Output.secret(image.registry_password) if image.registry_password is not None else None
+    password = pulumi.Output.secret(known(image.registry_password)) if image.registry_password is not None else None
     pushed = docker.RegistryImage(
         f"{name}-image",
         name=built.name,

@@ -12,6 +12,20 @@ from dataclasses import dataclass, field
 from . import k8s
 
 
+@dataclass(frozen=True)
+class Later:
+    """A secret whose value another resource gives (a Pulumi output, through the component
+    package): not known while the input is validated, so the resource that uses it checks it
+    (the credentials resource, the registry push) before any object depends on it."""
+
+    value: object = field(repr=False)
+
+
+def known(value: object) -> object:
+    """The value to hand to a resource: a Later's output, or the value itself."""
+    return value.value if isinstance(value, Later) else value
+
+
 def master_quorum(master_eligible: int) -> int:
     """discovery.zen.minimum_master_nodes: a strict majority, so two halves never both elect."""
     return master_eligible // 2 + 1

@@ -13,7 +13,7 @@ from typing import Any, Optional, Required, TypedDict
 import pulumi
 
 from . import component
-from .config import CONFIG_KEY_OF_FIELD, ConfigError, parse_stack_config
+from .config import CONFIG_KEY_OF_FIELD, ConfigError, Later, parse_stack_config
 
 
 class Storage(TypedDict, total=False):
@@ -144,6 +144,9 @@ class EsClusterInputs(TypedDict, total=False):
 # everything under these is Kubernetes' or the user's own spelling and is kept as it is.
 _NAMED_OBJECTS = {"nodeGroups"}
 _VERBATIM = {"nodeSelector", "resources", "tolerations", "podSecurityContext", "httpFrom"}
+# Secrets that may come from another resource (a secret config value is an output here too):
+# taken as they come, and checked by the resource that uses them once known.
+_LATER = {"security.password", "security.caKey", "image.registryPassword"}
 
 
 def stack_config_from_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -156,6 +159,8 @@ def stack_config_from_inputs(inputs: Mapping[str, Any]) -> dict[str, Any]:
     def convert(value: Any, key: str, mode: str) -> Any:
         """mode: "object" renames keys, "named" keeps keys and converts values as objects,
         "verbatim" keeps everything."""
+        if isinstance(value, pulumi.Output) and key in _LATER:
+            return Later(value)
         if isinstance(value, pulumi.Output):
             unknown.append(
                 (

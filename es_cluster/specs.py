@@ -11,7 +11,7 @@ from typing import Any
 
 from . import constants as c
 from . import engines, security
-from .model import Cluster, NodeGroup
+from .model import Cluster, NodeGroup, known
 from .names import (  # noqa: F401 (re-exported: the builders' names, as callers know them)
     bootstrap_config_map_name,
     certificate_dns_names,
@@ -174,10 +174,10 @@ def credentials_args(cluster: Cluster) -> dict[str, Any]:
         "cluster_name": cluster.name,
         "dns_names": certificate_dns_names(cluster),
         "issue_certificates": cluster.security.certificate_secret is None,
-        "password": cluster.security.password,
+        "password": known(cluster.security.password),
         "certificate_days": cluster.security.certificate_days,
         "given_ca_crt": cluster.security.ca_certificate,
-        "given_ca_key": cluster.security.ca_key,
+        "given_ca_key": known(cluster.security.ca_key),
         "realm": profile.realm,
         "superuser": profile.superuser,
         "password_in_index": profile.password_in_index,

@@ -58,6 +58,10 @@ def load_key(pem: str) -> SigningKey:
 def ca_problem(cert_pem: object, key_pem: object) -> tuple[str, str] | None:
     """What is wrong with a CA the user gives (security.caCertificate, security.caKey), as (the
     key to name, the problem), or None. The key's content is never shown: it is a secret."""
+    return _ca_problem(cert_pem, key_pem, check_key=True)
+
+
+def _ca_problem(cert_pem: object, key_pem: object, check_key: bool = False) -> tuple[str, str] | None:
     try:
         ca = load_cert(str(cert_pem))
     except ValueError:
@@ -74,6 +78,8 @@ def ca_problem(cert_pem: object, key_pem: object) -> tuple[str, str] | None:
         usage = None
     if usage is not None and not usage.key_cert_sign:
         return "security.caCertificate", f"may not sign certificates (its keyUsage lacks keyCertSign): {ca.subject.rfc4514_string()}"
+    if not check_key:
+        return None
     try:
         key = serialization.load_pem_private_key(str(key_pem).encode(), password=None)
     except (ValueError, TypeError):
@@ -176,6 +182,26 @@ def due_for_renewal(cert: x509.Certificate, now: dt.datetime) -> bool:
 
 def new_password() -> str:
     return secrets.token_urlsafe(PASSWORD_BYTES)
+
+
+# bcrypt reads at most 72 bytes of a password; Elasticsearch asks for at least 6 characters.
+PASSWORD_SIZE = (8, 72)
+
+
+def password_problem(password: object) -> str | None:
+    """What is wrong with a superuser password given in config, or None (never showing it)."""
+    size = len(password.encode()) if isinstance(password, str) else -1
+    if PASSWORD_SIZE[0] <= size <= PASSWORD_SIZE[1] and password.isprintable():  # type: ignore[union-attr]
+        return None
+    return (
+        f"must be {PASSWORD_SIZE[0]} to {PASSWORD_SIZE[1]} bytes of printable characters (bcrypt reads no further); "
+        "set it with `pulumi config set --secret --path es-cluster:security.password`"
+    )
+
+
+def ca_certificate_problem(cert_pem: object) -> tuple[str, str] | None:
+    """What is wrong with a CA certificate the user gives, on its own, or None."""
+    return _ca_problem(cert_pem, None)
 
 
 def password_hash(password: str) -> str:

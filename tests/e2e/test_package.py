@@ -131,6 +131,31 @@ def test_bad_input_fails_with_the_config_key_and_declares_nothing(program: YamlP
     assert "kubernetes:" not in proc.stdout, out
 
 
+def test_a_secret_config_value_reaches_the_component_as_the_superusers_password_and_is_checked(program: YamlProgram):
+    """A secret reaches a component as an output: security.password takes it (docs/component.md)
+    and the credentials resource checks it at preview, never showing it."""
+    doc = program.project()
+    doc["config"]["superuserPassword"] = {"type": "string", "secret": True}
+    props = doc["resources"]["search"]["properties"]
+    props["engine"] = {"distribution": "elasticsearch", "version": "8.19.0"}
+    props["security"] = {"password": "${superuserPassword}"}
+    (program.dir / "Pulumi.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    try:
+        program.pulumi("config", "set", "--secret", "superuserPassword", "from-a-secret-store-1")
+        preview = json.loads(program.pulumi("preview", "--json").stdout)
+        planned = {s["urn"].rsplit("::", 1)[1] for s in preview["steps"] if s["op"] == "create"}
+        assert {"search-credentials", "search-secret-search-elastic-user"} <= planned, planned
+        assert "from-a-secret-store-1" not in json.dumps(preview)
+        program.pulumi("config", "set", "--secret", "superuserPassword", "sh0rt-7")
+        proc = program.pulumi("preview", check=False)
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0 and "security.password: must be 8 to 72 bytes of printable characters" in out, out
+        assert "sh0rt-7" not in out
+    finally:
+        (program.dir / "Pulumi.yaml").write_text(program.original)
+        program.pulumi("config", "rm", "superuserPassword", check=False)
+
+
 def test_up_builds_pushes_and_deploys_through_the_package(program: YamlProgram, kube: Kube, docker_env, stand_in_base):
     # kwok nodes bind no volume claims, so the deployed variant keeps its data on emptyDir.
     program.set_node_groups({"all": {"roles": ["master", "data", "client"], "replicas": 1, "workload": "Deployment"}})

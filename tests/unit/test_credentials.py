@@ -5,9 +5,11 @@ resource in tests/e2e/test_modern_engines.py."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 import yaml
+from pulumi.runtime import rpc
 
 from es_cluster import credentials, tls
 from es_cluster.credentials import CredentialsProvider, changes
@@ -189,3 +191,38 @@ def test_a_users_ca_that_expires_before_the_node_certificate_would_is_refused():
     outs = CredentialsProvider().create(props(given_ca_crt=cert, given_ca_key=key, certificate_days=90)).outs
     with pytest.raises(credentials.CredentialsRefused, match="expires"):
         changes(outs, props(given_ca_crt=cert, given_ca_key=key, certificate_days=90), NOW + dt.timedelta(days=20))
+
+
+def test_a_password_or_ca_key_another_resource_gave_is_checked_here_once_known(corp):
+    """Through the component package a secret output skips the config's checks (its value is
+    not known then): the same rules refuse it here, at create and at every diff."""
+    cert, key = corp
+    short = "security.password: must be 8 to 72 bytes of printable characters (bcrypt reads no further)"
+    for bad in ("short", "tab\tinside-it", "x" * 73):
+        with pytest.raises(credentials.CredentialsRefused, match=f"^{re.escape(short)}"):
+            CredentialsProvider().create(props(password=bad))
+    with pytest.raises(credentials.CredentialsRefused, match="^security.password: must be"):
+        CredentialsProvider().diff("id", CredentialsProvider().create(props()).outs, props(password="short"))
+    wrong = tls.key_pem(tls.new_key())
+    with pytest.raises(credentials.CredentialsRefused, match="^security.caKey: is not the key of security.caCertificate$"):
+        CredentialsProvider().create(props(given_ca_crt=cert, given_ca_key=wrong))
+    with pytest.raises(credentials.CredentialsRefused) as e:
+        CredentialsProvider().diff(
+            "id",
+            CredentialsProvider().create(props(given_ca_crt=cert, given_ca_key=key)).outs,
+            props(given_ca_crt=cert, given_ca_key=wrong),
+        )
+    assert "PRIVATE KEY" not in str(e.value)
+
+
+def test_a_preview_checks_the_given_secrets_and_leaves_those_not_made_yet_to_the_up(corp):
+    cert, key = corp
+    with pytest.raises(credentials.CredentialsRefused, match="^security.password: must be"):
+        CredentialsProvider().check({}, props(password="short"))
+    with pytest.raises(credentials.CredentialsRefused, match="^security.caKey: must be an unencrypted PEM"):
+        CredentialsProvider().check({}, props(given_ca_crt=cert, given_ca_key="nope"))
+    # Another resource's output, not made yet: unknown at this preview.
+    unknown = props(password=rpc.UNKNOWN, given_ca_crt=cert, given_ca_key=rpc.UNKNOWN)
+    assert CredentialsProvider().check({}, unknown).inputs == unknown
+    made = CredentialsProvider().create(props(given_ca_crt=cert, given_ca_key=key)).outs
+    assert changes(made, unknown, NOW) == ["password"]

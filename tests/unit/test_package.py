@@ -3,6 +3,7 @@ mapping of its inputs back onto stack config."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pulumi
@@ -10,7 +11,8 @@ import pulumi_kubernetes as k8s
 import pytest
 from pulumi.provider.experimental.component import ComponentProvider
 
-from es_cluster import ConfigError, parse_stack_config, specs, validate
+from es_cluster import ConfigError, parse_stack_config, specs, tls, validate
+from es_cluster.config import Later
 from es_cluster.package import EsCluster, stack_config_from_inputs
 
 from .test_component import RecordingMocks, by_type, settled
@@ -232,3 +234,56 @@ def test_the_package_class_passes_its_options_to_the_component():
         assert kube and all("::target::" in (r.provider or "") for r in kube), [(r.typ, r.provider) for r in kube]
 
     return settled(es, es.workloads).apply(check)
+
+
+def secret_of(value: str) -> dict[str, str]:
+    """A secret as the mocks see it registered: the engine's wrapper (rpc.py's signatures)."""
+    return {pulumi.runtime.rpc._special_sig_key: pulumi.runtime.rpc._special_secret_sig, "value": value}
+
+
+# Secrets another resource gives (a secret config value in a YAML program is an output here).
+@pulumi.runtime.test
+def test_a_secret_from_another_resource_is_taken_as_it_comes_and_only_there():
+    secret = pulumi.Output.secret("from-elsewhere-1")
+    out = stack_config_from_inputs(
+        {
+            "node_groups": {"all": {"roles": ["master"]}},
+            "security": {"password": secret, "ca_key": secret},
+            "image": {"registry_password": secret},
+        }
+    )
+    assert out["security"] == {"password": Later(secret), "caKey": Later(secret)} and out["image"] == {"registryPassword": Later(secret)}
+    with pytest.raises(ConfigError, match=r"security.caCertificate: must be a known value"):
+        stack_config_from_inputs({"node_groups": {"all": {"roles": ["master"]}}, "security": {"ca_certificate": secret}})
+
+
+@pulumi.runtime.test
+def test_the_secrets_from_another_resource_reach_the_credentials_resource():
+    """Validated there once known (tests/unit/test_credentials.py): the component declares
+    nothing else before it."""
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, preview=False)
+    key = tls.new_key()
+    ca = tls.cert_pem(tls.new_ca("corp", key, dt.datetime.now(dt.UTC)))
+    inputs = {
+        "cluster_name": "logs",
+        "engine": {"distribution": "elasticsearch", "version": "8.19.0"},
+        "image": {"reference": REF},
+        "node_groups": {
+            "all": {"roles": ["master", "data", "client"], "replicas": 3.0, "workload": "StatefulSet", "storage": {"size": "1Gi"}}
+        },
+        "security": {
+            "password": pulumi.Output.secret("from-a-vault-1"),
+            "ca_certificate": ca,
+            "ca_key": pulumi.Output.secret(tls.key_pem(key)),
+        },
+    }
+    es = EsCluster("logs", inputs)
+
+    def check(_):
+        [made] = [r for r in mocks.resources if r.name == "logs-credentials"]
+        # Both reach it still secret: the engine's secret wrapper around the value.
+        assert made.inputs["password"] == secret_of("from-a-vault-1")
+        assert made.inputs["given_ca_key"] == secret_of(tls.key_pem(key)) and made.inputs["given_ca_crt"] == ca
+
+    return settled(es, es.image_ref).apply(check)

@@ -9,7 +9,7 @@ import pytest
 
 from es_cluster import ConfigError, engines, impact, parse_stack_config, specs, tls, validate
 from es_cluster.config import EsClusterArgs, NodeGroupArgs, SecurityArgs
-from es_cluster.model import Security
+from es_cluster.model import Later, Security
 
 GROUP = {"roles": ["master", "data", "client"], "replicas": 3, "workload": "StatefulSet", "storage": {"size": "1Gi"}}
 ES8 = {"distribution": "elasticsearch", "version": "8.19.0"}
@@ -376,3 +376,18 @@ def test_a_users_ca_is_refused_with_their_own_certificates_and_while_security_is
         ("security.caCertificate", off),
         ("security.caKey", off),
     ]
+
+
+def test_secrets_another_resource_gives_are_taken_for_the_resource_that_uses_them_to_check(own_ca):
+    """The component package hands over a secret output as a Later: its value is not known at
+    validation, so the credentials resource checks it (test_credentials.py)."""
+    cert, _key = own_ca
+    later = Later(object())
+    c = cluster(security={"password": later, "caCertificate": cert, "caKey": later})
+    assert (c.security.password, c.security.ca_key) == (later, later)
+    # The certificate is still checked alone.
+    assert problems(security={"caCertificate": "nope", "caKey": later}) == [
+        ("security.caCertificate", "must be a PEM certificate (-----BEGIN CERTIFICATE-----)")
+    ]
+    image = {"repository": "localhost:5000/x", "registryUsername": "me", "registryPassword": later}
+    assert cluster(image=image).image.registry_password == later
