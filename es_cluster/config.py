@@ -123,6 +123,7 @@ class SecurityArgs:
     password: str | None = None  # the elastic user's; kept as a Pulumi secret; None: generated once
     certificate_secret: str | None = None  # a Secret with ca.crt, tls.crt, tls.key; None: the component's CA
     certificate_days: int | None = None  # the node certificate's validity; None: 365
+    certificate_subject: str | None = None  # OpenSearch with certificateSecret: its node certificate's subject
     ca_certificate: str | None = None  # your CA (PEM), which issues the node certificate; None: the component's own
     ca_key: str | None = None  # its private key (PEM; set it as a Pulumi secret)
 
@@ -204,6 +205,7 @@ _SECURITY_KEYS = {
     "password": "password",
     "certificateSecret": "certificate_secret",
     "certificateDays": "certificate_days",
+    "certificateSubject": "certificate_subject",
     "caCertificate": "ca_certificate",
     "caKey": "ca_key",
 }
@@ -512,7 +514,8 @@ def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, 
     if not isinstance(a, SecurityArgs):
         problems.add(
             "security",
-            "must be null or an object with enabled, httpTls, password, certificateSecret, certificateDays, caCertificate and caKey, "
+            "must be null or an object with enabled, httpTls, password, certificateSecret, certificateSubject, certificateDays, "
+            "caCertificate and caKey, "
             f"got {_show(a)}",
         )
         return Security()
@@ -531,6 +534,7 @@ def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, 
             ("httpTls", a.http_tls is not True),
             ("password", a.password is not None),
             ("certificateSecret", a.certificate_secret is not None),
+            ("certificateSubject", a.certificate_subject is not None),
             ("certificateDays", a.certificate_days is not None),
             ("caCertificate", a.ca_certificate is not None),
             ("caKey", a.ca_key is not None),
@@ -546,12 +550,11 @@ def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, 
         else:
             password = a.password
     secret_name = None
-    if a.certificate_secret is not None and profile.own_certificates_missing:
-        problems.add("security.certificateSecret", f"{engine}: {profile.own_certificates_missing}")
-    elif a.certificate_secret is not None and _check(
+    if a.certificate_secret is not None and _check(
         k8s.dns1123_subdomain(a.certificate_secret), "security.certificateSecret", a.certificate_secret, problems, what="Secret name"
     ):
         secret_name = a.certificate_secret
+    subject = _validate_certificate_subject(a, profile, engine, problems)
     days = c.NODE_CERTIFICATE_DAYS
     if a.certificate_days is not None:
         if not k8s.is_int(a.certificate_days) or not 1 <= a.certificate_days <= c.CA_CERTIFICATE_DAYS // 2:
@@ -579,9 +582,39 @@ def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, 
         password=password,
         certificate_secret=secret_name,
         certificate_days=days,
+        certificate_subject=subject,
         ca_certificate=ca[0] if ca else None,
         ca_key=ca[1] if ca else None,
     )
+
+
+def _validate_certificate_subject(a: SecurityArgs, profile: engines.Profile, engine: Engine, problems: _Problems) -> str | None:
+    """OpenSearch knows its nodes by their certificate's subject: with the user's own
+    certificates, the user names it; nowhere else is it asked for."""
+    if a.certificate_secret is None:
+        if a.certificate_subject is not None:
+            problems.add(
+                "security.certificateSubject", "is the subject of the certificates in certificateSecret: set that too, or remove it"
+            )
+        return None
+    if not profile.needs_certificate_subject:
+        if a.certificate_subject is not None:
+            problems.add(
+                "security.certificateSubject", f"{engine}: has no effect (the engine does not ask for its nodes' subject): remove it"
+            )
+        return None
+    if a.certificate_subject is None:
+        problems.add(
+            "security.certificateSubject",
+            f"{engine}: is needed with certificateSecret: the subject of the node certificate in it, which the security plugin "
+            "knows its nodes by (plugins.security.nodes_dn), e.g. CN=logs-node,O=Example",
+        )
+        return None
+    problem = tls.subject_problem(a.certificate_subject)
+    if problem is not None:
+        problems.add("security.certificateSubject", problem)
+        return None
+    return str(a.certificate_subject)
 
 
 def _validate_own_ca(a: SecurityArgs, secret_name: str | None, problems: _Problems) -> tuple[str, Any] | None:

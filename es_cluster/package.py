@@ -98,6 +98,8 @@ class Security(TypedDict, total=False):
     """The elastic user's password, 8 to 72 bytes; unset: generated once."""
     certificate_secret: str
     """A Secret with ca.crt, tls.crt and tls.key; unset: the component's own CA."""
+    certificate_subject: str
+    """OpenSearch with certificate_secret: the subject of its node certificate (plugins.security.nodes_dn)."""
     certificate_days: int
     """Validity of the node certificate the component issues (default 365); a change reissues it."""
     ca_certificate: str

@@ -91,6 +91,20 @@ def _ca_problem(cert_pem: object, key_pem: object, check_key: bool = False) -> t
     return None
 
 
+def subject_problem(subject: object) -> str | None:
+    """What is wrong with a certificate subject the user names (RFC 4514, as OpenSearch's
+    nodes_dn takes it), or None."""
+    if not isinstance(subject, str) or not subject.strip():
+        return f"must be a certificate subject such as CN=logs-node,O=Example, got {subject!r}"
+    if any(ch in subject for ch in '"\\') or not subject.isprintable():
+        return "must not hold a quote, a backslash or a control character (it is written into the node's YAML config)"
+    try:
+        x509.Name.from_rfc4514_string(subject)
+    except ValueError:
+        return f"must be a certificate subject in RFC 4514 form such as CN=logs-node,O=Example, got {subject!r}"
+    return None
+
+
 def outlives(ca: x509.Certificate, now: dt.datetime, days: int) -> bool:
     """Whether the CA is valid for the whole life of a node certificate issued now."""
     return ca.not_valid_after_utc >= now + dt.timedelta(days=days)

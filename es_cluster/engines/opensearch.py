@@ -24,8 +24,9 @@ class OpenSearch(Zen2):
         out = super().env(group, cluster)
         if cluster.security.enabled:
             # The entrypoint writes it into plugins.security.nodes_dn: the subject of the node
-            # certificate the component issues, which every node presents.
-            out.append({"name": c.ENV_NODES_DN, "value": node_certificate_subject(cluster.name)})
+            # certificate every node presents (the one the component issues, or the user's).
+            subject = cluster.security.certificate_subject or node_certificate_subject(cluster.name)
+            out.append({"name": c.ENV_NODES_DN, "value": subject})
         return out
 
     def realm_files(self, users: object) -> dict[str, object]:
@@ -47,9 +48,5 @@ PROFILE = OpenSearch(
     superuser="admin",
     realm="internal_users",
     password_in_index=True,
-    own_certificates_missing=(
-        "OpenSearch's security plugin recognises its nodes by their certificate's subject "
-        "(plugins.security.nodes_dn), which es-cluster knows only for the certificates it issues: remove "
-        "certificateSecret to have them issued"
-    ),
+    needs_certificate_subject=True,
 )

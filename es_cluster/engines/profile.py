@@ -70,8 +70,9 @@ class Profile:
     # previous one (mounted beside it) by the engine's account API. False: the engine reloads
     # its users file.
     password_in_index: bool = False
-    # Why security.certificateSecret (the user's own certificates) is refused ("": it is not).
-    own_certificates_missing: str = ""
+    # With security.certificateSecret (the user's own certificates), the engine must be told
+    # their subject too (OpenSearch's plugins.security.nodes_dn): security.certificateSubject.
+    needs_certificate_subject: bool = False
 
     @property
     def config_path(self) -> str:

@@ -74,7 +74,8 @@ def test_schema_is_inferred_from_the_component(program: YamlProgram):
     assert res["requiredInputs"] == ["nodeGroups"]
     assert set(schema["types"]["es-cluster:index:Engine"]["properties"]) == {"distribution", "version", "allowMmap", "initialMasterNodes"}
     assert set(schema["types"]["es-cluster:index:Security"]["properties"]) == {
-        "enabled", "httpTls", "password", "certificateSecret", "certificateDays", "caCertificate", "caKey"
+        "enabled", "httpTls", "password", "certificateSecret", "certificateSubject", "certificateDays", "caCertificate",
+        "caKey"
     }  # fmt: skip
     assert set(res["properties"]) == {
         "namespace", "httpService", "transportService", "httpUrl", "imageRef", "workloads", "elasticPassword", "caCertificate", "superuser",

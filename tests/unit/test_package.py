@@ -49,6 +49,7 @@ def test_schema_inputs_are_the_stack_config_keys(schema):
         "httpTls",
         "password",
         "certificateSecret",
+        "certificateSubject",
         "certificateDays",
         "caCertificate",
         "caKey",

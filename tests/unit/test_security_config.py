@@ -63,13 +63,46 @@ def test_the_field_report_engine_refuses_security_and_says_why():
     ]
 
 
-def test_opensearch_refuses_a_certificate_secret_of_the_users_and_says_why():
+def test_opensearch_takes_a_certificate_secret_of_the_users_with_the_subject_its_nodes_carry():
     assert problems(engine=OS2, security={"certificateSecret": "mine"}) == [
         (
-            "security.certificateSecret",
-            "opensearch 2.19.4: OpenSearch's security plugin recognises its nodes by their certificate's subject "
-            "(plugins.security.nodes_dn), which es-cluster knows only for the certificates it issues: remove "
-            "certificateSecret to have them issued",
+            "security.certificateSubject",
+            "opensearch 2.19.4: is needed with certificateSecret: the subject of the node certificate in it, which the security "
+            "plugin knows its nodes by (plugins.security.nodes_dn), e.g. CN=logs-node,O=Example",
+        )
+    ]
+    c = cluster(engine=OS2, security={"certificateSecret": "mine", "certificateSubject": "CN=logs-node,OU=Search,O=Example"})
+    assert c.security.certificate_subject == "CN=logs-node,OU=Search,O=Example"
+    [container] = objects(c)["StatefulSet/logs-all"]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["ES_CLUSTER_NODES_DN"] == "CN=logs-node,OU=Search,O=Example"
+    assert "Secret/logs-certs" not in objects(c)
+
+
+@pytest.mark.parametrize(
+    ("subject", "why"),
+    [
+        ("", "must be a certificate subject such as CN=logs-node,O=Example, got ''"),
+        (5, "must be a certificate subject such as CN=logs-node,O=Example, got 5"),
+        ('CN=a"b', "must not hold a quote, a backslash or a control character (it is written into the node's YAML config)"),
+        ("CN=a\\,b", "must not hold a quote, a backslash or a control character (it is written into the node's YAML config)"),
+        ("CN=a\nO=b", "must not hold a quote, a backslash or a control character (it is written into the node's YAML config)"),
+        ("no equals sign", "must be a certificate subject in RFC 4514 form such as CN=logs-node,O=Example, got 'no equals sign'"),
+    ],
+)
+def test_a_certificate_subject_that_cannot_be_one_or_cannot_be_written_is_named(subject, why):
+    found = problems(engine=OS2, security={"certificateSecret": "mine", "certificateSubject": subject})
+    assert found == [("security.certificateSubject", why)]
+
+
+def test_a_certificate_subject_is_asked_for_only_with_opensearch_and_its_own_certificates():
+    assert problems(engine=OS2, security={"certificateSubject": "CN=x"}) == [
+        ("security.certificateSubject", "is the subject of the certificates in certificateSecret: set that too, or remove it")
+    ]
+    assert problems(security={"certificateSecret": "mine", "certificateSubject": "CN=x"}) == [
+        (
+            "security.certificateSubject",
+            "elasticsearch 8.19.0: has no effect (the engine does not ask for its nodes' subject): remove it",
         )
     ]
 
@@ -135,7 +168,7 @@ def test_type_problems_are_named_under_security():
     ]
     [(key, msg)] = problems(security={"enabeld": True})
     assert key == "security.enabeld" and msg == (
-        "unknown setting (did you mean 'enabled'?); allowed: caCertificate, caKey, certificateDays, certificateSecret, enabled, httpTls, password"
+        "unknown setting (did you mean 'enabled'?); allowed: caCertificate, caKey, certificateDays, certificateSecret, certificateSubject, enabled, httpTls, password"
     )
     assert problems(security=5) == [("security", "must be an object, got 5")]
     assert problems(security={"certificateSecret": "Not_A_Name"})[0][0] == "security.certificateSecret"
@@ -148,7 +181,7 @@ def test_a_python_caller_passing_something_else_is_named():
     assert e.value.problems == [
         (
             "security",
-            "must be null or an object with enabled, httpTls, password, certificateSecret, certificateDays, caCertificate and caKey, got 5",
+            "must be null or an object with enabled, httpTls, password, certificateSecret, certificateSubject, certificateDays, caCertificate and caKey, got 5",
         )
     ]
     assert validate(EsClusterArgs(node_groups={"all": NodeGroupArgs(roles=["master"])}, security=SecurityArgs())).security == Security()
