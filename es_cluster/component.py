@@ -139,6 +139,8 @@ class EsCluster(pulumi.ComponentResource):
         if cluster.security.enabled:
             made = Credentials(f"{name}-credentials", **specs.credentials_args(cluster), opts=child)
             credentials = {k: getattr(made, k) for k in specs.CREDENTIALS}
+            # A state made by an earlier es-cluster has no previous password until a change.
+            credentials["previous_password"] = made.previous_password.apply(lambda v: v or "")
             # Every object waits for them: if they cannot be made, nothing of the cluster is
             # touched.
             gate = gate.apply(lambda g, made=made: [*g, made])

@@ -146,6 +146,8 @@ class CredentialsProvider(pulumi.dynamic.ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
         # At every preview, a first deploy's too (which calls no diff).
         _check_given(news)
+        if news.get("issue_certificates") and news.get("given_ca_key"):
+            _given_ca(news, _now())
         return pulumi.dynamic.CheckResult(news, [])
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:

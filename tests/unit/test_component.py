@@ -11,6 +11,7 @@ import pulumi
 import pytest
 
 from es_cluster import EsCluster, EsClusterArgs, ImageArgs, NodeGroupArgs, parse_stack_config
+from es_cluster.config import EngineArgs
 
 DIGEST = "sha256:" + "b" * 64
 DIGEST_REF = "localhost:5000/es-kubernetes@" + DIGEST
@@ -328,3 +329,32 @@ def test_the_override_lets_the_refused_change_through(mocks, seed_config):
         assert env["MIN_MASTERS"] == "1"
 
     return settled(es, es.impact).apply(check)
+
+
+@pulumi.runtime.test
+def test_an_opensearch_credentials_state_without_a_previous_password_mounts_an_empty_one(mocks):
+    """A state an earlier es-cluster made has no previous_password output until a password
+    change: the Secret then holds "" under admin.previous, which the probe reads as none."""
+    ref = "reg.example/os@sha256:" + "c" * 64
+    es = EsCluster(
+        "logs",
+        EsClusterArgs(
+            cluster_name="logs",
+            create_namespace=False,
+            node_groups={"all": NodeGroupArgs(roles=["master", "data", "client"], replicas=3)},
+            image=ImageArgs(reference=ref),
+            engine=EngineArgs(distribution="opensearch", version="2.19.4"),
+        ),
+    )
+
+    def check(_):
+        [creds] = [r for r in mocks.resources if r.name == "logs-credentials"]
+        assert creds.inputs.get("previous_password") is None  # so the mocks hand back no such output
+        secret = by_type(mocks, "kubernetes:core/v1:Secret")["logs-secret-logs-elastic-user"]
+        data = secret.inputs["stringData"]
+        # Registered secret: the engine's wrapper around the data (rpc.py's signatures).
+        assert data[pulumi.runtime.rpc._special_sig_key] == pulumi.runtime.rpc._special_secret_sig
+        # (The mocks hand back no password either, as none was made: only the previous one is checked.)
+        assert data["value"].get("admin.previous") == ""
+
+    return settled(es, es.image_ref).apply(check)

@@ -188,6 +188,8 @@ def test_a_users_ca_that_expires_before_the_node_certificate_would_is_refused():
         f"security.caCertificate: expires {expiry:%Y-%m-%d}, before a node certificate of 365 days issued now would: "
         "give a CA valid for longer, or a shorter security.certificateDays"
     )
+    with pytest.raises(credentials.CredentialsRefused, match="expires"):
+        CredentialsProvider().check({}, props(given_ca_crt=cert, given_ca_key=key))  # a first deploy's preview
     outs = CredentialsProvider().create(props(given_ca_crt=cert, given_ca_key=key, certificate_days=90)).outs
     with pytest.raises(credentials.CredentialsRefused, match="expires"):
         changes(outs, props(given_ca_crt=cert, given_ca_key=key, certificate_days=90), NOW + dt.timedelta(days=20))
