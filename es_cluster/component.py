@@ -11,7 +11,7 @@ from pulumi.runtime import known_types
 
 from . import impact, specs
 from .config import EsClusterArgs, validate
-from .credentials import Credentials
+from .credentials import Credentials, rotation_message
 from .image import identity as image_identity
 from .image import image_ref as declare_image
 from .model import Cluster
@@ -46,6 +46,11 @@ def _scheduled(status: Any) -> int | None:
     the engine and under the mocks alike), or None while the controller has not reported it."""
     value = getattr(status, "desired_number_scheduled", None)
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _say(message: str | None, resource: pulumi.Resource) -> None:
+    if message:
+        pulumi.log.info(message, resource)
 
 
 def record_output_name(name: str) -> str:
@@ -139,8 +144,11 @@ class EsCluster(pulumi.ComponentResource):
         if cluster.security.enabled:
             made = Credentials(f"{name}-credentials", **specs.credentials_args(cluster), opts=child)
             credentials = {k: getattr(made, k) for k in specs.CREDENTIALS}
-            # A state made by an earlier es-cluster has no previous password until a change.
+            # A state made by an earlier es-cluster has no previous password until a change, and
+            # knows only the CA it trusts.
             credentials["previous_password"] = made.previous_password.apply(lambda v: v or "")
+            credentials["trusted"] = pulumi.Output.all(made.trusted, made.ca_crt).apply(lambda v: v[0] or v[1])
+            pulumi.Output.all(made.next_ca_crt, made.trusted, made.step_at).apply(lambda v: _say(rotation_message(*v), self))
             # Every object waits for them: if they cannot be made, nothing of the cluster is
             # touched.
             gate = gate.apply(lambda g, made=made: [*g, made])
@@ -203,7 +211,7 @@ class EsCluster(pulumi.ComponentResource):
         self.elastic_password = pulumi.Output.secret(credentials["password"]) if credentials else pulumi.Output.from_input(None)
         self.superuser = pulumi.Output.from_input(specs.superuser(cluster) if credentials else None)
         issued = credentials is not None and cluster.security.certificate_secret is None
-        self.ca_certificate = credentials["ca_crt"] if issued else pulumi.Output.from_input(None)
+        self.ca_certificate = credentials["trusted"] if issued else pulumi.Output.from_input(None)
         self.impact = verdict.apply(lambda result: result.output())
         self.resources = created
         # The record resolves only once every object is in place, so after a failed `up` the

@@ -123,6 +123,7 @@ class SecurityArgs:
     password: str | None = None  # the elastic user's; kept as a Pulumi secret; None: generated once
     certificate_secret: str | None = None  # a Secret with ca.crt, tls.crt, tls.key; None: the component's CA
     certificate_days: int | None = None  # the node certificate's validity; None: 365
+    ca_days: int | None = None  # the validity of the CA the component makes; None: 1825; a change rotates it
     certificate_subject: str | None = None  # OpenSearch with certificateSecret: its node certificate's subject
     ca_certificate: str | None = None  # your CA (PEM), which issues the node certificate; None: the component's own
     ca_key: str | None = None  # its private key (PEM; set it as a Pulumi secret)
@@ -205,6 +206,7 @@ _SECURITY_KEYS = {
     "password": "password",
     "certificateSecret": "certificate_secret",
     "certificateDays": "certificate_days",
+    "caDays": "ca_days",
     "certificateSubject": "certificate_subject",
     "caCertificate": "ca_certificate",
     "caKey": "ca_key",
@@ -245,7 +247,7 @@ def _pick(raw: Any, key: str, names: Mapping[str, str], problems: _Problems) -> 
 
 
 # Fields whose values `pulumi config set --path` may store as strings ("3", "true").
-_INT_FIELDS = {"replicas", "max_unavailable", "certificate_days"}
+_INT_FIELDS = {"replicas", "max_unavailable", "certificate_days", "ca_days"}
 _BOOL_FIELDS = {"push", "create_namespace", "insecure_registry", "allow_disruptive", "enabled", "allow_mmap", "http_tls"}
 # Object-valued fields the CLI hands over as "" when the stack file says null.
 _NULLABLE_OBJECTS = {"kubeconfig", "storage", "network_policy", "engine", "security"}
@@ -515,7 +517,7 @@ def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, 
         problems.add(
             "security",
             "must be null or an object with enabled, httpTls, password, certificateSecret, certificateSubject, certificateDays, "
-            "caCertificate and caKey, "
+            "caDays, caCertificate and caKey, "
             f"got {_show(a)}",
         )
         return Security()
@@ -536,6 +538,7 @@ def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, 
             ("certificateSecret", a.certificate_secret is not None),
             ("certificateSubject", a.certificate_subject is not None),
             ("certificateDays", a.certificate_days is not None),
+            ("caDays", a.ca_days is not None),
             ("caCertificate", a.ca_certificate is not None),
             ("caKey", a.ca_key is not None),
         ):
@@ -555,13 +558,13 @@ def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, 
     ):
         secret_name = a.certificate_secret
     subject = _validate_certificate_subject(a, profile, engine, problems)
+    ca_days = _validate_ca_days(a, secret_name, problems)
     days = c.NODE_CERTIFICATE_DAYS
     if a.certificate_days is not None:
-        if not k8s.is_int(a.certificate_days) or not 1 <= a.certificate_days <= c.CA_CERTIFICATE_DAYS // 2:
+        if not k8s.is_int(a.certificate_days) or not 1 <= a.certificate_days <= ca_days // 2:
             problems.add(
                 "security.certificateDays",
-                f"must be a whole number of days from 1 to {c.CA_CERTIFICATE_DAYS // 2} (half the CA's life), "
-                f"got {_show(a.certificate_days)}",
+                f"must be a whole number of days from 1 to {ca_days // 2} (half the CA's life), got {_show(a.certificate_days)}",
             )
         elif secret_name is not None:
             problems.add(
@@ -582,10 +585,31 @@ def _validate_security(a: Any, profile: engines.Profile | None, engine: Engine, 
         password=password,
         certificate_secret=secret_name,
         certificate_days=days,
+        ca_days=ca_days,
         certificate_subject=subject,
         ca_certificate=ca[0] if ca else None,
         ca_key=ca[1] if ca else None,
     )
+
+
+# A CA the component makes: at least two days (a node certificate of one, and half of its life
+# left to renew it in), at most ten years.
+CA_DAYS_RANGE = (2, 3650)
+
+
+def _validate_ca_days(a: SecurityArgs, secret_name: str | None, problems: _Problems) -> int:
+    """security.caDays: the validity of the CA the component makes (the default's otherwise)."""
+    if a.ca_days is None:
+        return c.CA_CERTIFICATE_DAYS
+    if not k8s.is_int(a.ca_days) or not CA_DAYS_RANGE[0] <= a.ca_days <= CA_DAYS_RANGE[1]:
+        problems.add(
+            "security.caDays", f"must be a whole number of days from {CA_DAYS_RANGE[0]} to {CA_DAYS_RANGE[1]}, got {_show(a.ca_days)}"
+        )
+    elif secret_name is not None or a.ca_certificate is not None:
+        problems.add("security.caDays", "is for the CA the component makes; with your own CA or certificates, theirs is used: remove it")
+    else:
+        return a.ca_days
+    return c.CA_CERTIFICATE_DAYS
 
 
 def _validate_certificate_subject(a: SecurityArgs, profile: engines.Profile, engine: Engine, problems: _Problems) -> str | None:

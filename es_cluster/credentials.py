@@ -12,14 +12,23 @@ What makes it change, and nothing else:
   generated one). Where the engine keeps its users in its own index once the cluster has formed
   (OpenSearch's security index: `password_in_index`), the password it replaces is kept as
   `previous_password`: the pods' readiness probe changes the one in force with it.
-The CA is never reissued by an update: nodes trust it, and a new one would split the cluster.
-A CA the user gives (security.caCertificate, caKey) takes its place; giving another one later,
-or taking it away, is refused for the same reason.
+The CA changes only in three steps, each at an `up` at least SETTLE after the one before,
+since nodes trust only the CAs in the certificate Secret's ca.crt, and the kubelet brings a
+Secret's update to each pod in its own time:
+1. trust: ca.crt holds the new CA beside the old; every node still presents a certificate of
+   the old one;
+2. sign: the node certificate is issued by the new CA; both are still trusted, so a node with
+   the new certificate and one with the old still talk;
+3. retire: ca.crt holds the new CA alone.
+What starts it: the component's CA with less than a third of its life left, a new
+security.caDays, a CA the user gives (security.caCertificate, caKey) in place of the one in use,
+or the component's CA in place of the user's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import Any
 
 import pulumi
@@ -29,14 +38,28 @@ from pulumi.runtime import rpc
 from . import tls
 
 # Outputs that hold a key or a password: Pulumi encrypts them in the state.
-SECRET_OUTPUTS = ["ca_key", "tls_key", "password", "users", "previous_password"]
-OUTPUTS = ["ca_crt", "tls_crt", *SECRET_OUTPUTS, "password_source"]
+SECRET_OUTPUTS = ["ca_key", "tls_key", "password", "users", "previous_password", "next_ca_key"]
+# trusted: the CAs the nodes trust (the Secret's ca.crt); next_ca_crt: the CA a rotation moves
+# to, trusted and not yet signing; step_at: when the rotation's last step was made.
+OUTPUTS = ["ca_crt", "tls_crt", *SECRET_OUTPUTS, "password_source", "trusted", "next_ca_crt", "step_at"]
+# How long a CA rotation's step waits after the one before: the kubelet refreshes a mounted
+# Secret within about a minute (its sync period and cache). ES_CLUSTER_CA_SETTLE_SECONDS sets it.
+SETTLE_SECONDS = 300
 # Inputs kept among the outputs (as a dynamic resource keeps them all) that are secrets too.
 SECRET_INPUTS = ["given_ca_key"]
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _settle() -> dt.timedelta:
+    return dt.timedelta(seconds=int(os.environ.get("ES_CLUSTER_CA_SETTLE_SECONDS", SETTLE_SECONDS)))
+
+
+def bundle(*pems: str) -> str:
+    """CA certificates in one PEM file, as the engines read a CA file."""
+    return "".join(p if p.endswith("\n") else p + "\n" for p in pems if p)
 
 
 class CredentialsRefused(Exception):
@@ -72,22 +95,43 @@ def _given_ca(news: dict[str, Any], now: dt.datetime) -> Any:
     return ca
 
 
-def _certificates(news: dict[str, Any], olds: dict[str, Any] | None, now: dt.datetime) -> dict[str, Any]:
-    """A node certificate for the names asked for, from the CA given, the CA of `olds`, or a
-    new one."""
-    if not news.get("issue_certificates"):
-        return {"ca_crt": "", "ca_key": "", "tls_crt": "", "tls_key": ""}
-    days = int(news.get("certificate_days") or tls.NODE_DAYS)
+def _ca_days(news: dict[str, Any]) -> int:
+    return int(news.get("ca_days") or tls.CA_DAYS)
+
+
+def _first_ca(news: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """The CA a cluster starts with: the one given, or a new one; trusted alone."""
     if news.get("given_ca_key"):
-        ca_key, ca = tls.load_key(news["given_ca_key"]), _given_ca(news, now)
-    elif olds and olds.get("ca_key"):
-        ca_key, ca = tls.load_key(olds["ca_key"]), tls.load_cert(olds["ca_crt"])
+        ca, key_pem = _given_ca(news, now), tls.key_pem(tls.load_key(news["given_ca_key"]))
     else:
-        ca_key = tls.new_key()
-        ca = tls.new_ca(news["cluster_name"], ca_key, now)
+        key = tls.new_key()
+        ca, key_pem = tls.new_ca(news["cluster_name"], key, now, _ca_days(news)), tls.key_pem(key)
+    return {"ca_crt": tls.cert_pem(ca), "ca_key": key_pem, "trusted": tls.cert_pem(ca), "next_ca_crt": "", "next_ca_key": "", "step_at": ""}
+
+
+def _node_certificate(news: dict[str, Any], ca_crt: str, ca_key: str, now: dt.datetime) -> dict[str, Any]:
+    """A node certificate for the names asked for, from the CA that signs now."""
+    days = int(news.get("certificate_days") or tls.NODE_DAYS)
     key = tls.new_key()
-    cert = tls.new_node_cert(news["cluster_name"], list(news["dns_names"]), key, ca, ca_key, now, days)
-    return {"ca_crt": tls.cert_pem(ca), "ca_key": tls.key_pem(ca_key), "tls_crt": tls.cert_pem(cert), "tls_key": tls.key_pem(key)}
+    cert = tls.new_node_cert(news["cluster_name"], list(news["dns_names"]), key, tls.load_cert(ca_crt), tls.load_key(ca_key), now, days)
+    return {"tls_crt": tls.cert_pem(cert), "tls_key": tls.key_pem(key)}
+
+
+def _certificates(news: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """A new cluster's CA and node certificate (none for the user's own Secret)."""
+    if not news.get("issue_certificates"):
+        return {
+            "ca_crt": "",
+            "ca_key": "",
+            "tls_crt": "",
+            "tls_key": "",
+            "trusted": "",
+            "next_ca_crt": "",
+            "next_ca_key": "",
+            "step_at": "",
+        }
+    ca = _first_ca(news, now)
+    return {**ca, **_node_certificate(news, ca["ca_crt"], ca["ca_key"], now)}
 
 
 def _users(news: dict[str, Any], password: str) -> str:
@@ -96,49 +140,92 @@ def _users(news: dict[str, Any], password: str) -> str:
 
 
 def changes(olds: dict[str, Any], news: dict[str, Any], now: dt.datetime) -> list[str]:
-    """Which outputs an update would make anew: [] when the state's credentials still serve."""
+    """Which outputs an update would make anew ([] when the state's credentials still serve),
+    and which step of a CA rotation it makes ("trust", "sign", "retire")."""
     _check_given(news)
     out = []
     if news.get("issue_certificates"):
-        _same_ca(olds, news)
         if news.get("given_ca_key"):
             _given_ca(news, now)
         if not olds.get("tls_crt"):  # none yet, or the user's own Secret until now
+            return ["tls_crt", *_password_change(olds, news)]
+        step = rotation_step(olds, news, now)
+        if step:
+            out.append(step)
+        cert = tls.load_cert(olds["tls_crt"])
+        days = int(news.get("certificate_days") or tls.NODE_DAYS)
+        if (
+            step == "sign"
+            or sorted(tls.dns_names(cert)) != sorted(news["dns_names"])
+            or tls.validity_days(cert) != days
+            or tls.due_for_renewal(cert, now)
+        ):
             out.append("tls_crt")
-        else:
-            cert = tls.load_cert(olds["tls_crt"])
-            days = int(news.get("certificate_days") or tls.NODE_DAYS)
-            if (
-                sorted(tls.dns_names(cert)) != sorted(news["dns_names"])
-                or tls.validity_days(cert) != days
-                or tls.due_for_renewal(cert, now)
-            ):
-                out.append("tls_crt")
     elif olds.get("tls_crt"):
         out.append("tls_crt")  # the user's own Secret now: the issued ones go
+    return out + _password_change(olds, news)
+
+
+def _password_change(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
     given = news.get("password") or None
     if given is not None and given != olds.get("password"):
-        out.append("password")
-    elif given is None and olds.get("password_source") == "config":
-        out.append("password")
-    return out
+        return ["password"]
+    if given is None and olds.get("password_source") == "config":
+        return ["password"]
+    return []
 
 
-def _same_ca(olds: dict[str, Any], news: dict[str, Any]) -> None:
-    """Refuses a change of the CA that issued the running nodes' certificates: nodes trust only
-    their CA, so the cluster would split while the new certificates reach them."""
-    if not olds.get("tls_crt"):
-        return  # nothing issued yet (a first deploy, or the user's own Secret until now)
+def _trusted(olds: dict[str, Any]) -> str:
+    """The CAs the nodes trust (a state an earlier es-cluster made knows only its CA)."""
+    return olds.get("trusted") or olds.get("ca_crt") or ""
+
+
+def _settled(olds: dict[str, Any], now: dt.datetime) -> bool:
+    step_at = olds.get("step_at")
+    return not step_at or now - dt.datetime.fromisoformat(step_at) >= _settle()
+
+
+def _new_ca_wanted(olds: dict[str, Any], news: dict[str, Any], now: dt.datetime) -> bool:
+    """Whether the CA that signs must change: another one given, the component's in place of
+    the user's, a new caDays, or less than a third of its life left."""
+    current = tls.load_cert(olds["ca_crt"])
     given = news.get("given_ca_crt") or None
-    if given is not None and tls.load_cert(given) == tls.load_cert(olds["ca_crt"]):
-        return
-    if given is None and not olds.get("given_ca_crt"):
-        return
-    what = "another CA" if given is not None else "the component's own CA in place of yours"
-    raise CredentialsRefused(
-        f"security.caCertificate: the running nodes trust only the CA that issued their certificates, and {what} would split the "
-        "cluster while the new certificates reach them. Keep the CA; to move to another, deploy a new cluster with it and move the "
-        "data (snapshot and restore, or reindex from remote)"
+    if given is not None:
+        return tls.load_cert(given) != current
+    if olds.get("given_ca_crt"):
+        return True
+    return tls.validity_days(current) != _ca_days(news) or tls.due_for_renewal(current, now)
+
+
+def rotation_step(olds: dict[str, Any], news: dict[str, Any], now: dt.datetime) -> str | None:
+    """The CA rotation's next step that is due now, or None (none under way and none wanted,
+    or the last step too recent for every pod to have it)."""
+    if olds.get("next_ca_crt"):
+        given = news.get("given_ca_crt") or None
+        if given is not None and tls.load_cert(given) != tls.load_cert(olds["next_ca_crt"]):
+            raise CredentialsRefused(
+                "security.caCertificate: a CA rotation to another CA is under way (its nodes trust it beside the one that signs "
+                "their certificates): give the CA it moves to until it is done, then the next one"
+            )
+        return "sign" if _settled(olds, now) else None
+    if len(tls.load_certs(_trusted(olds))) > 1:
+        return "retire" if _settled(olds, now) else None
+    return "trust" if _new_ca_wanted(olds, news, now) else None
+
+
+def rotation_message(next_ca_crt: str | None, trusted: str | None, step_at: str | None) -> str | None:
+    """What the preview and `up` say of a CA rotation under way, from the state, or None."""
+    if not step_at or not (next_ca_crt or len(tls.load_certs(trusted or "")) > 1):
+        return None
+    when = (dt.datetime.fromisoformat(step_at) + _settle()).strftime("%Y-%m-%d %H:%M UTC")
+    if next_ca_crt:
+        return (
+            "security: CA rotation, step 1 of 3 done: the nodes trust the new CA beside the old. The first `up` from "
+            f"{when} on has them present certificates of the new CA (step 2)"
+        )
+    return (
+        "security: CA rotation, step 2 of 3 done: the nodes present certificates of the new CA and trust both. The first `up` "
+        f"from {when} on stops the trust in the old CA (step 3)"
     )
 
 
@@ -156,7 +243,7 @@ class CredentialsProvider(pulumi.dynamic.ResourceProvider):
         password, source = _password(props)
         outs = {
             **props,
-            **_certificates(props, None, now),
+            **_certificates(props, now),
             "password": password,
             "password_source": source,
             "users": _users(props, password),
@@ -172,8 +259,24 @@ class CredentialsProvider(pulumi.dynamic.ResourceProvider):
         now = _now()
         what = changes(olds, news, now)
         outs = {**news, **{k: olds.get(k) for k in OUTPUTS}}
-        if "tls_crt" in what:
-            outs.update(_certificates(news, olds, now))
+        outs["trusted"] = _trusted(olds)
+        if "trust" in what:
+            if news.get("given_ca_key"):
+                nxt = {"ca_crt": news["given_ca_crt"], "ca_key": tls.key_pem(tls.load_key(news["given_ca_key"]))}
+            else:
+                nxt = _first_ca(news, now)
+            next_crt = tls.cert_pem(tls.load_cert(nxt["ca_crt"]))
+            outs.update(next_ca_crt=next_crt, next_ca_key=nxt["ca_key"], trusted=bundle(next_crt, olds["ca_crt"]), step_at=now.isoformat())
+        if "sign" in what:
+            outs.update(ca_crt=olds["next_ca_crt"], ca_key=olds["next_ca_key"], next_ca_crt="", next_ca_key="", step_at=now.isoformat())
+        if "retire" in what:
+            outs.update(trusted=olds["ca_crt"], step_at=now.isoformat())
+        if "tls_crt" in what and not news.get("issue_certificates"):
+            outs.update(_certificates(news, now))
+        elif "tls_crt" in what and not olds.get("tls_crt"):
+            outs.update(_certificates(news, now))  # the component's first, after the user's own Secret
+        elif "tls_crt" in what:
+            outs.update(_node_certificate(news, outs["ca_crt"], outs["ca_key"], now))
         if "password" in what:
             password, source = _password(news)
             # The one the engine's index still holds, until the probe has changed it.
@@ -192,6 +295,9 @@ class Credentials(pulumi.dynamic.Resource):
     password: pulumi.Output[str]
     users: pulumi.Output[str]
     previous_password: pulumi.Output[str]
+    trusted: pulumi.Output[str]
+    next_ca_crt: pulumi.Output[str]
+    step_at: pulumi.Output[str]
 
     def __init__(
         self,
@@ -202,6 +308,7 @@ class Credentials(pulumi.dynamic.Resource):
         password: str | None,
         certificate_days: int,
         opts: pulumi.ResourceOptions,
+        ca_days: int = tls.CA_DAYS,
         given_ca_crt: str | None = None,
         given_ca_key: str | None = None,
         realm: str = "file",
@@ -213,6 +320,7 @@ class Credentials(pulumi.dynamic.Resource):
             "dns_names": dns_names,
             "issue_certificates": issue_certificates,
             "certificate_days": certificate_days,
+            "ca_days": ca_days,
             # The user's CA, which issues the node certificate in place of the component's own.
             "given_ca_crt": given_ca_crt,
             "given_ca_key": pulumi.Output.secret(given_ca_key) if given_ca_key is not None else None,

@@ -134,6 +134,8 @@ class Security:
     certificate_secret: str | None = None
     # The node certificate's validity; a change reissues it (from the same CA).
     certificate_days: int = 365
+    # The validity of a CA the component makes; a change rotates the CA (three `up`s).
+    ca_days: int = 1825
     # The subject of the user's node certificate (OpenSearch's nodes_dn); None: the component's.
     certificate_subject: str | None = None
     # The user's CA (PEM) and its key, which issue the node certificate; None: the component's.

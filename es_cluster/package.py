@@ -102,6 +102,8 @@ class Security(TypedDict, total=False):
     """OpenSearch with certificate_secret: the subject of its node certificate (plugins.security.nodes_dn)."""
     certificate_days: int
     """Validity of the node certificate the component issues (default 365); a change reissues it."""
+    ca_days: int
+    """Validity of the CA the component makes (default 1825); a change rotates it in three ups."""
     ca_certificate: str
     """Your CA (PEM), which issues the node certificate in place of the component's; with ca_key."""
     ca_key: str

@@ -41,7 +41,7 @@ FILE_REALM_VOLUME = "file-realm"
 CREDENTIALS_VOLUME = "credentials"
 # What a render shows where `up` puts a credential (the credentials resource's outputs): a
 # render never holds a key or a password.
-CREDENTIALS = ("ca_crt", "tls_crt", "tls_key", "password", "users", "previous_password")
+CREDENTIALS = ("trusted", "tls_crt", "tls_key", "password", "users", "previous_password")
 CREDENTIAL_PLACEHOLDER = "(made by pulumi up)"
 ES_CONTAINER = "elasticsearch"
 
@@ -141,7 +141,8 @@ def _secret(cluster: Cluster, name: str, data: Manifest, kind: str = "Opaque") -
 def certificate_secret(cluster: Cluster, credentials: Any) -> Manifest:
     """The CA and the node certificate from the component's own CA, as cert-manager lays out
     a Secret (kubernetes.io/tls with ca.crt beside), so a user's own Secret looks the same."""
-    data = {"ca.crt": credentials["ca_crt"], "tls.crt": credentials["tls_crt"], "tls.key": credentials["tls_key"]}
+    # ca.crt: every CA the nodes trust, one or, while a CA rotation is under way, two.
+    data = {"ca.crt": credentials["trusted"], "tls.crt": credentials["tls_crt"], "tls.key": credentials["tls_key"]}
     return _secret(cluster, certificate_secret_name(cluster), data, "kubernetes.io/tls")
 
 
@@ -176,6 +177,7 @@ def credentials_args(cluster: Cluster) -> dict[str, Any]:
         "issue_certificates": cluster.security.certificate_secret is None,
         "password": known(cluster.security.password),
         "certificate_days": cluster.security.certificate_days,
+        "ca_days": cluster.security.ca_days,
         "given_ca_crt": cluster.security.ca_certificate,
         "given_ca_key": known(cluster.security.ca_key),
         "realm": profile.realm,

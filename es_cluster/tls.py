@@ -133,7 +133,12 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def new_ca(cluster_name: str, key: rsa.RSAPrivateKey, now: dt.datetime) -> x509.Certificate:
+def load_certs(pem: str) -> list[x509.Certificate]:
+    """Every certificate of a PEM file (a CA bundle)."""
+    return x509.load_pem_x509_certificates(pem.encode()) if pem.strip() else []
+
+
+def new_ca(cluster_name: str, key: rsa.RSAPrivateKey, now: dt.datetime, days: int = CA_DAYS) -> x509.Certificate:
     """A self-signed CA for one cluster, allowed to sign end-entity certificates only."""
     name = _name(f"{cluster_name} CA")
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
@@ -144,7 +149,7 @@ def new_ca(cluster_name: str, key: rsa.RSAPrivateKey, now: dt.datetime) -> x509.
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=CA_DAYS))
+        .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_key_usage("digital_signature", "key_cert_sign", "crl_sign"), critical=True)
         .add_extension(ski, critical=False)

@@ -74,7 +74,7 @@ def test_schema_is_inferred_from_the_component(program: YamlProgram):
     assert res["requiredInputs"] == ["nodeGroups"]
     assert set(schema["types"]["es-cluster:index:Engine"]["properties"]) == {"distribution", "version", "allowMmap", "initialMasterNodes"}
     assert set(schema["types"]["es-cluster:index:Security"]["properties"]) == {
-        "enabled", "httpTls", "password", "certificateSecret", "certificateSubject", "certificateDays", "caCertificate",
+        "enabled", "httpTls", "password", "certificateSecret", "certificateSubject", "certificateDays", "caDays", "caCertificate",
         "caKey"
     }  # fmt: skip
     assert set(res["properties"]) == {

@@ -9,6 +9,7 @@ import re
 
 import pytest
 import yaml
+from cryptography import x509
 from pulumi.runtime import rpc
 
 from es_cluster import credentials, tls
@@ -163,20 +164,99 @@ def test_a_users_ca_issues_the_node_certificate_and_is_the_ca_the_nodes_trust(co
     assert "given_ca_key" in credentials.SECRET_INPUTS
 
 
-def test_a_change_of_the_ca_that_issued_the_running_nodes_certificates_is_refused(made, corp):
+def step(olds, news):
+    """One `up` now: what it changes, and the state after it."""
+    what = changes(olds, news, dt.datetime.now(dt.UTC))
+    return what, (CredentialsProvider().update("id", olds, news).outs if what else olds)
+
+
+def issuer_of(outs) -> x509.Name:
+    return tls.load_cert(outs["tls_crt"]).issuer
+
+
+def trusted(outs) -> list[x509.Certificate]:
+    return tls.load_certs(outs["trusted"])
+
+
+@pytest.fixture
+def settle_now(monkeypatch):
+    """Steps apart by no time at all (the e2e's setting); SETTLE is checked on its own below."""
+    monkeypatch.setenv("ES_CLUSTER_CA_SETTLE_SECONDS", "0")
+
+
+def test_a_new_ca_days_rotates_the_ca_in_three_steps_trust_sign_retire(made, settle_now):
+    old_ca = tls.load_cert(made["ca_crt"])
+    news = props(ca_days=1000)
+    what, s1 = step(made, news)
+    # 1. trust: both CAs in ca.crt, the node certificate still the old CA's.
+    assert what == ["trust"] and s1["tls_crt"] == made["tls_crt"] and s1["ca_crt"] == made["ca_crt"]
+    new_ca = tls.load_cert(s1["next_ca_crt"])
+    assert tls.validity_days(new_ca) == 1000 and trusted(s1) == [new_ca, old_ca]
+    # 2. sign: the node certificate from the new CA, both still trusted.
+    what, s2 = step(s1, news)
+    assert what == ["sign", "tls_crt"] and issuer_of(s2) == new_ca.subject
+    tls.load_cert(s2["tls_crt"]).verify_directly_issued_by(new_ca)
+    assert tls.load_cert(s2["ca_crt"]) == new_ca and s2["next_ca_crt"] == "" and trusted(s2) == [new_ca, old_ca]
+    # 3. retire: the new CA alone.
+    what, s3 = step(s2, news)
+    assert what == ["retire"] and trusted(s3) == [new_ca] and s3["tls_crt"] == s2["tls_crt"]
+    # Done: nothing more, and the password and its hash untouched throughout.
+    assert changes(s3, news, dt.datetime.now(dt.UTC)) == []
+    assert (s3["password"], s3["users"]) == (made["password"], made["users"])
+
+
+def test_each_step_waits_for_the_settle_time_after_the_one_before(made, monkeypatch):
+    monkeypatch.setenv("ES_CLUSTER_CA_SETTLE_SECONDS", "300")
+    news = props(ca_days=1000)
+    _, s1 = step(made, news)
+    at = dt.datetime.fromisoformat(s1["step_at"])
+    assert changes(s1, news, at + dt.timedelta(seconds=299)) == []
+    assert changes(s1, news, at + dt.timedelta(seconds=300)) == ["sign", "tls_crt"]
+    assert credentials.rotation_message(s1["next_ca_crt"], s1["trusted"], s1["step_at"]) == (
+        "security: CA rotation, step 1 of 3 done: the nodes trust the new CA beside the old. The first `up` from "
+        f"{(at + dt.timedelta(seconds=300)):%Y-%m-%d %H:%M} UTC on has them present certificates of the new CA (step 2)"
+    )
+    assert credentials.rotation_message(made["next_ca_crt"], made["trusted"], made["step_at"]) is None
+
+
+def test_a_ca_with_less_than_a_third_of_its_life_left_is_rotated(made, settle_now):
+    later = NOW + dt.timedelta(days=tls.CA_DAYS * 2 // 3 + 1)
+    assert changes(made, props(), later)[0] == "trust"
+
+
+def test_a_users_ca_given_to_a_running_cluster_changed_or_removed_is_rotated_to(made, corp, settle_now):
     cert, key = corp
-    other = corp_ca()
-    ours = CredentialsProvider().create(props(given_ca_crt=cert, given_ca_key=key)).outs
-    for olds, news in [
-        (made, props(given_ca_crt=cert, given_ca_key=key)),  # the component's CA -> yours
-        (ours, props(given_ca_crt=other[0], given_ca_key=other[1])),  # yours -> another
-        (ours, props()),  # yours -> the component's
-    ]:
-        with pytest.raises(credentials.CredentialsRefused, match="^security.caCertificate: the running nodes trust only the CA"):
-            CredentialsProvider().diff("id", olds, news)
-    # Your own certificate Secret until now: nothing issued runs, so a CA may be given.
+    news = props(given_ca_crt=cert, given_ca_key=key)
+    what, s1 = step(made, news)
+    assert what == ["trust"] and tls.load_cert(s1["next_ca_crt"]) == tls.load_cert(cert)
+    _, s2 = step(s1, news)
+    tls.load_cert(s2["tls_crt"]).verify_directly_issued_by(tls.load_cert(cert))
+    _, s3 = step(s2, news)
+    assert trusted(s3) == [tls.load_cert(cert)] and changes(s3, news, dt.datetime.now(dt.UTC)) == []
+    # Yours removed: the component's own again, the same way.
+    assert changes(s3, props(), dt.datetime.now(dt.UTC)) == ["trust"]
+
+
+def test_another_ca_while_a_rotation_is_under_way_is_refused(made, corp, settle_now):
+    _, s1 = step(made, props(ca_days=1000))
+    cert, key = corp
+    with pytest.raises(credentials.CredentialsRefused, match="^security.caCertificate: a CA rotation to another CA is under way"):
+        changes(s1, props(given_ca_crt=cert, given_ca_key=key), dt.datetime.now(dt.UTC))
+
+
+def test_a_state_an_earlier_es_cluster_made_trusts_its_one_ca(made, settle_now):
+    old = {k: v for k, v in made.items() if k not in ("trusted", "next_ca_crt", "next_ca_key", "step_at", "ca_days")}
+    assert changes(old, props(), NOW) == []
+    outs = CredentialsProvider().update("id", old, props(certificate_days=30)).outs
+    assert outs["trusted"] == made["ca_crt"] and tls.load_cert(outs["tls_crt"]).issuer == tls.load_cert(made["ca_crt"]).subject
+
+
+def test_your_own_secret_until_now_takes_the_ca_given():
     own_secret = CredentialsProvider().create(props(issue_certificates=False)).outs
+    cert, key = corp_ca()
     assert changes(own_secret, props(given_ca_crt=cert, given_ca_key=key), NOW) == ["tls_crt"]
+    outs = CredentialsProvider().update("id", own_secret, props(given_ca_crt=cert, given_ca_key=key)).outs
+    tls.load_cert(outs["tls_crt"]).verify_directly_issued_by(tls.load_cert(cert))
 
 
 def test_a_users_ca_that_expires_before_the_node_certificate_would_is_refused():

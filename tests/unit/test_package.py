@@ -51,6 +51,7 @@ def test_schema_inputs_are_the_stack_config_keys(schema):
         "certificateSecret",
         "certificateSubject",
         "certificateDays",
+        "caDays",
         "caCertificate",
         "caKey",
     }

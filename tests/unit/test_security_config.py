@@ -168,7 +168,7 @@ def test_type_problems_are_named_under_security():
     ]
     [(key, msg)] = problems(security={"enabeld": True})
     assert key == "security.enabeld" and msg == (
-        "unknown setting (did you mean 'enabled'?); allowed: caCertificate, caKey, certificateDays, certificateSecret, certificateSubject, enabled, httpTls, password"
+        "unknown setting (did you mean 'enabled'?); allowed: caCertificate, caDays, caKey, certificateDays, certificateSecret, certificateSubject, enabled, httpTls, password"
     )
     assert problems(security=5) == [("security", "must be an object, got 5")]
     assert problems(security={"certificateSecret": "Not_A_Name"})[0][0] == "security.certificateSecret"
@@ -181,7 +181,7 @@ def test_a_python_caller_passing_something_else_is_named():
     assert e.value.problems == [
         (
             "security",
-            "must be null or an object with enabled, httpTls, password, certificateSecret, certificateSubject, certificateDays, caCertificate and caKey, got 5",
+            "must be null or an object with enabled, httpTls, password, certificateSecret, certificateSubject, certificateDays, caDays, caCertificate and caKey, got 5",
         )
     ]
     assert validate(EsClusterArgs(node_groups={"all": NodeGroupArgs(roles=["master"])}, security=SecurityArgs())).security == Security()
@@ -222,7 +222,7 @@ def test_a_secured_cluster_has_its_three_secrets_before_its_services_with_placeh
 def test_the_credentials_given_fill_the_secrets():
     creds = {k: f"<{k}>" for k in specs.CREDENTIALS}
     o = {m["metadata"]["name"]: m for m in specs.cluster_manifests(cluster(), None, creds)}
-    assert o["logs-certs"]["stringData"] == {"ca.crt": "<ca_crt>", "tls.crt": "<tls_crt>", "tls.key": "<tls_key>"}
+    assert o["logs-certs"]["stringData"] == {"ca.crt": "<trusted>", "tls.crt": "<tls_crt>", "tls.key": "<tls_key>"}
     assert o["logs-file-realm"]["stringData"]["users"] == "<users>"
     assert o["logs-elastic-user"]["stringData"] == {"elastic": "<password>"}
 
@@ -246,6 +246,7 @@ def test_the_credentials_are_asked_for_in_the_engines_form():
         "realm": "internal_users",
         "superuser": "admin",
         "password_in_index": True,
+        "ca_days": 1825,
         "given_ca_crt": None,
         "given_ca_key": None,
     }
@@ -424,3 +425,17 @@ def test_secrets_another_resource_gives_are_taken_for_the_resource_that_uses_the
     ]
     image = {"repository": "localhost:5000/x", "registryUsername": "me", "registryPassword": later}
     assert cluster(image=image).image.registry_password == later
+
+
+def test_ca_days_sets_the_cas_validity_and_bounds_the_node_certificates(own_ca):
+    assert cluster().security.ca_days == 1825
+    assert cluster(security={"caDays": 100, "certificateDays": 50}).security.ca_days == 100
+    assert problems(security={"caDays": 100, "certificateDays": 51}) == [
+        ("security.certificateDays", "must be a whole number of days from 1 to 50 (half the CA's life), got 51")
+    ]
+    for bad in (1, 3651, "x"):
+        assert problems(security={"caDays": bad}) == [("security.caDays", f"must be a whole number of days from 2 to 3650, got {bad!r}")]
+    why = "is for the CA the component makes; with your own CA or certificates, theirs is used: remove it"
+    assert problems(security={"caDays": 100, "certificateSecret": "mine"}) == [("security.caDays", why)]
+    assert problems(security={"caDays": 100, "caCertificate": own_ca[0], "caKey": own_ca[1]}) == [("security.caDays", why)]
+    assert specs.credentials_args(cluster(security={"caDays": 100}))["ca_days"] == 100
