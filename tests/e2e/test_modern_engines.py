@@ -796,3 +796,82 @@ def test_a_renewed_certificate_reaches_the_running_nodes_without_a_restart_and_g
     assert poller.seen and set(poller.seen) == {"green"}, poller.seen
     assert {g: engine.workload(k, g)["metadata"]["generation"] for k, g in kinds} == generations
     print(f"\ncertificate renewal: health polled {len(poller.seen)} times, all green")
+
+
+def transport_accepts(node: Node, cert: Path, key: Path) -> bool:
+    """Whether the node's transport port takes a peer presenting `cert`: after the handshake a
+    node that refused the certificate alerts and closes; one that took it waits for the peer's
+    first message."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # only the node's verdict on ours matters here
+    context.load_cert_chain(cert, key)
+    try:
+        with socket.create_connection(("127.0.0.1", node.transport), timeout=10) as raw, context.wrap_socket(raw) as peer:
+            peer.settimeout(3)
+            return peer.recv(1) != b""
+    except TimeoutError:
+        return True
+    except (ssl.SSLError, ConnectionError):
+        return False
+
+
+def test_the_ca_rotates_in_three_ups_with_no_restart_and_green_throughout(engine: Engine, tmp_path):
+    """A new security.caDays rotates the CA: trust (both CAs in ca.crt), sign (node certificates
+    from the new CA), retire (the new CA alone), each an `up` and the kubelet's update of the
+    mounted Secret. Health polled every second is green throughout, no workload changes, every
+    node presents a certificate of the new CA after step 2, and after step 3 a peer presenting a
+    certificate of the old CA is refused on transport, which it was not before."""
+    secured(engine)
+    certs = f"{engine.name}-certs"
+    before = engine.secret(certs)
+    [old_ca] = tls.load_certs(before["ca.crt"].decode())
+    (tmp_path / "old.crt").write_bytes(before["tls.crt"])
+    (tmp_path / "old.key").write_bytes(before["tls.key"])
+    old_cert = (tmp_path / "old.crt", tmp_path / "old.key")
+    assert all(transport_accepts(n, *old_cert) for n in engine.masters())
+    kinds = [("DaemonSet", "master"), ("DaemonSet", "data"), ("Deployment", "client")]
+    generations = {g: engine.workload(k, g)["metadata"]["generation"] for k, g in kinds}
+    # The steps need not wait here: the harness brings every pod the Secret's update at once.
+    engine.stack.env["ES_CLUSTER_CA_SETTLE_SECONDS"] = "0"
+    poller = HealthPoller(engine.client())
+    poller.start()
+    try:
+        engine.stack.pulumi("config", "set", "--path", "es-cluster:security.caDays", "1000")
+        # 1. trust: both CAs; clients verifying with the stack output keep working.
+        out = engine.stack.up()
+        assert "CA rotation, step 1 of 3 done" in out.stdout + out.stderr, out.stdout
+        trusted = tls.load_certs(engine.secret(certs)["ca.crt"].decode())
+        assert len(trusted) == 2 and trusted[1] == old_ca
+        new_ca = trusted[0]
+        engine._tls = ssl.create_default_context(cadata=engine.stack.outputs()["caCertificate"])
+        engine.sync_secrets()
+        # 2. sign: every node presents a certificate of the new CA, on HTTP and transport.
+        out = engine.stack.up()
+        assert "CA rotation, step 2 of 3 done" in out.stdout + out.stderr, out.stdout
+        signed = tls.load_cert(engine.secret(certs)["tls.crt"].decode())
+        signed.verify_directly_issued_by(new_ca)
+        engine.sync_secrets()
+        wait_until(
+            "every node to present a certificate of the new CA",
+            lambda: {presented_serial(n, t) for n in engine.nodes.values() for t in (False, True)} == {signed.serial_number},
+            90,
+            explain=engine.explain,
+        )
+        assert all(transport_accepts(n, *old_cert) for n in engine.masters()), "step 2 still trusts the old CA"
+        # 3. retire: the old CA's certificates are refused.
+        engine.stack.up()
+        assert tls.load_certs(engine.secret(certs)["ca.crt"].decode()) == [new_ca]
+        engine.sync_secrets()
+        wait_until(
+            "every master to refuse a certificate of the old CA",
+            lambda: not any(transport_accepts(n, *old_cert) for n in engine.masters()),
+            90,
+        )
+        assert tls.load_certs(engine.stack.outputs()["caCertificate"]) == [new_ca]
+    finally:
+        poller.halt.set()
+        poller.join()
+    assert poller.seen and set(poller.seen) == {"green"}, poller.seen
+    assert {g: engine.workload(k, g)["metadata"]["generation"] for k, g in kinds} == generations
+    print(f"\nCA rotation: health polled {len(poller.seen)} times, all green")
