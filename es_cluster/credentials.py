@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -229,60 +230,105 @@ def rotation_message(next_ca_crt: str | None, trusted: str | None, step_at: str 
     )
 
 
+def check(_olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
+    # At every preview, a first deploy's too (which calls no diff).
+    _check_given(news)
+    if news.get("issue_certificates") and news.get("given_ca_key"):
+        _given_ca(news, _now())
+    return pulumi.dynamic.CheckResult(news, [])
+
+
+def create(props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
+    _check_given(props)
+    now = _now()
+    password, source = _password(props)
+    outs = {
+        **props,
+        **_certificates(props, now),
+        "password": password,
+        "password_source": source,
+        "users": _users(props, password),
+        "previous_password": "",
+    }
+    return pulumi.dynamic.CreateResult(id_=f"{props['cluster_name']}-credentials", outs=outs)
+
+
+def diff(olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
+    what = changes(olds, news, _now())
+    return pulumi.dynamic.DiffResult(changes=bool(what), replaces=[], delete_before_replace=False)
+
+
+def update(olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
+    now = _now()
+    what = changes(olds, news, now)
+    outs = {**news, **{k: olds.get(k) for k in OUTPUTS}}
+    outs["trusted"] = _trusted(olds)
+    if "trust" in what:
+        if news.get("given_ca_key"):
+            nxt = {"ca_crt": news["given_ca_crt"], "ca_key": tls.key_pem(tls.load_key(news["given_ca_key"]))}
+        else:
+            nxt = _first_ca(news, now)
+        next_crt = tls.cert_pem(tls.load_cert(nxt["ca_crt"]))
+        outs.update(next_ca_crt=next_crt, next_ca_key=nxt["ca_key"], trusted=bundle(next_crt, olds["ca_crt"]), step_at=now.isoformat())
+    if "sign" in what:
+        outs.update(ca_crt=olds["next_ca_crt"], ca_key=olds["next_ca_key"], next_ca_crt="", next_ca_key="", step_at=now.isoformat())
+    if "retire" in what:
+        outs.update(trusted=olds["ca_crt"], step_at=now.isoformat())
+    if "tls_crt" in what and not news.get("issue_certificates"):
+        outs.update(_certificates(news, now))
+    elif "tls_crt" in what and not olds.get("tls_crt"):
+        outs.update(_certificates(news, now))  # the component's first, after the user's own Secret
+    elif "tls_crt" in what:
+        outs.update(_node_certificate(news, outs["ca_crt"], outs["ca_key"], now))
+    if "password" in what:
+        password, source = _password(news)
+        # The one the engine's index still holds, until the probe has changed it.
+        previous = olds.get("password") if news.get("password_in_index") else ""
+        outs.update(password=password, password_source=source, users=_users(news, password), previous_password=previous or "")
+    return pulumi.dynamic.UpdateResult(outs=outs)
+
+
+# Pulumi runs a dynamic provider in a process of its own, from the provider object pickled by
+# dill into the state. dill pickles a class of an importable module by reference, so that process
+# would have to import es_cluster, which a program in another language (the component package)
+# does not have on its path. So the provider class is made from this source under `__main__`,
+# which dill pickles by value: its methods import es_cluster from where it was when the resource
+# was declared (the checkout, or site-packages), and run the functions above.
+_PROVIDER_SOURCE = """
+import pulumi.dynamic
+
+
 class CredentialsProvider(pulumi.dynamic.ResourceProvider):
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
-        # At every preview, a first deploy's too (which calls no diff).
-        _check_given(news)
-        if news.get("issue_certificates") and news.get("given_ca_key"):
-            _given_ca(news, _now())
-        return pulumi.dynamic.CheckResult(news, [])
+    home = ""
 
-    def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
-        _check_given(props)
-        now = _now()
-        password, source = _password(props)
-        outs = {
-            **props,
-            **_certificates(props, now),
-            "password": password,
-            "password_source": source,
-            "users": _users(props, password),
-            "previous_password": "",
-        }
-        return pulumi.dynamic.CreateResult(id_=f"{props['cluster_name']}-credentials", outs=outs)
+    def _impl(self):
+        import importlib
+        import sys
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        what = changes(olds, news, _now())
-        return pulumi.dynamic.DiffResult(changes=bool(what), replaces=[], delete_before_replace=False)
+        if self.home not in sys.path:
+            sys.path.insert(0, self.home)
+        return importlib.import_module("es_cluster.credentials")
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
-        now = _now()
-        what = changes(olds, news, now)
-        outs = {**news, **{k: olds.get(k) for k in OUTPUTS}}
-        outs["trusted"] = _trusted(olds)
-        if "trust" in what:
-            if news.get("given_ca_key"):
-                nxt = {"ca_crt": news["given_ca_crt"], "ca_key": tls.key_pem(tls.load_key(news["given_ca_key"]))}
-            else:
-                nxt = _first_ca(news, now)
-            next_crt = tls.cert_pem(tls.load_cert(nxt["ca_crt"]))
-            outs.update(next_ca_crt=next_crt, next_ca_key=nxt["ca_key"], trusted=bundle(next_crt, olds["ca_crt"]), step_at=now.isoformat())
-        if "sign" in what:
-            outs.update(ca_crt=olds["next_ca_crt"], ca_key=olds["next_ca_key"], next_ca_crt="", next_ca_key="", step_at=now.isoformat())
-        if "retire" in what:
-            outs.update(trusted=olds["ca_crt"], step_at=now.isoformat())
-        if "tls_crt" in what and not news.get("issue_certificates"):
-            outs.update(_certificates(news, now))
-        elif "tls_crt" in what and not olds.get("tls_crt"):
-            outs.update(_certificates(news, now))  # the component's first, after the user's own Secret
-        elif "tls_crt" in what:
-            outs.update(_node_certificate(news, outs["ca_crt"], outs["ca_key"], now))
-        if "password" in what:
-            password, source = _password(news)
-            # The one the engine's index still holds, until the probe has changed it.
-            previous = olds.get("password") if news.get("password_in_index") else ""
-            outs.update(password=password, password_source=source, users=_users(news, password), previous_password=previous or "")
-        return pulumi.dynamic.UpdateResult(outs=outs)
+    def check(self, olds, news):
+        return self._impl().check(olds, news)
+
+    def create(self, props):
+        return self._impl().create(props)
+
+    def diff(self, _id, olds, news):
+        return self._impl().diff(olds, news)
+
+    def update(self, _id, olds, news):
+        return self._impl().update(olds, news)
+"""
+
+
+def CredentialsProvider() -> pulumi.dynamic.ResourceProvider:  # noqa: N802 - it stands for the class
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(_PROVIDER_SOURCE, "<es_cluster.credentials provider>", "exec"), namespace)  # noqa: S102 - our own source, above
+    cls = namespace["CredentialsProvider"]
+    cls.home = str(Path(__file__).resolve().parents[1])
+    return cls()
 
 
 class Credentials(pulumi.dynamic.Resource):

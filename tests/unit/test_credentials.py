@@ -5,11 +5,15 @@ resource in tests/e2e/test_modern_engines.py."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
 from cryptography import x509
+from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import rpc
 
 from es_cluster import credentials, tls
@@ -308,3 +312,23 @@ def test_a_preview_checks_the_given_secrets_and_leaves_those_not_made_yet_to_the
     assert CredentialsProvider().check({}, unknown).inputs == unknown
     made = CredentialsProvider().create(props(given_ca_crt=cert, given_ca_key=key)).outs
     assert changes(made, unknown, NOW) == ["password"]
+
+
+def test_the_provider_runs_in_a_process_that_cannot_import_es_cluster_from_its_own_path(tmp_path):
+    """Pulumi runs the provider from its pickle in a process of its own, whose folder is the
+    program's: a program in another language (the component package) has no es_cluster there."""
+    blob = serialize_provider(CredentialsProvider())
+    code = (
+        "import base64, sys, dill\n"
+        "assert 'es_cluster' not in sys.modules\n"
+        f"p = dill.loads(base64.b64decode({blob!r}))\n"
+        "print(sorted(p.check({}, {'cluster_name': 'x', 'password': 'long-enough-1'}).inputs))\n"
+        "try:\n"
+        "    p.check({}, {'cluster_name': 'x', 'password': 'short'})\n"
+        "except Exception as e:\n"
+        "    print(type(e).__name__, str(e)[:40])\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["['cluster_name', 'password']", "CredentialsRefused security.password: must be 8 to 72 bytes"]
