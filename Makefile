@@ -43,12 +43,12 @@ test: venv lint ## everything CI runs: lint, unit, and end-to-end against a loca
 # The modern engines' e2e module runs one stack per distribution in `make test` (es8, opensearch);
 # this target runs it for all five (docs/tests.md).
 ENGINE_STACKS ?= es7,es8,es9,opensearch,opensearch3
-UPGRADE_CHAINS ?= es8
+UPGRADE_CHAINS ?= es8,opensearch
 test-engines: venv ## every modern engine's e2e checks: ES 7.17, 8.19, 9.1, OpenSearch 2.19.4, 3.3.0 (minutes each: docs/tests.md)
 	scripts/toolchain.sh
 	ES_CLUSTER_E2E_ENGINES=$(ENGINE_STACKS) $(VENV)/bin/python -m pytest tests/e2e/test_modern_engines.py
 
-test-upgrades: venv ## rolling upgrades with writes in flight, secured: ES 8.19.0 -> 9.1.0 (UPGRADE_CHAINS=es7: 7.17.28 -> 8.19.0 -> 9.1.0; docs/tests.md)
+test-upgrades: venv ## rolling upgrades with writes in flight, then masters 3 -> 5 -> 3: ES 8.19.0 -> 9.1.0 (secured), OpenSearch 2.19.6 -> 3.3.0 (UPGRADE_CHAINS=es7: 7.17.28 -> 8.19.0 -> 9.1.0; docs/tests.md)
 	scripts/toolchain.sh
 	ES_CLUSTER_E2E_UPGRADES=$(UPGRADE_CHAINS) $(VENV)/bin/python -m pytest -s tests/e2e/test_upgrades.py
 

@@ -26,6 +26,7 @@ ES_CLUSTER_E2E_ENGINES picks the engines: one per distribution in `make test`, a
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import json
 import os
@@ -37,6 +38,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -746,6 +748,17 @@ def presented_serial(node: Node, transport: bool) -> int:
     return x509.load_der_x509_certificate(der).serial_number
 
 
+def wait_presented(engine: Engine, cert: x509.Certificate, what: str) -> None:
+    """Until every node presents `cert` to new connections on HTTP and transport (once the
+    Secret's update has reached it and the engine has reloaded the files)."""
+    wait_until(
+        f"every node to present {what} on HTTP and transport",
+        lambda: {presented_serial(n, t) for n in engine.nodes.values() for t in (False, True)} == {cert.serial_number},
+        90,
+        explain=engine.explain,
+    )
+
+
 class HealthPoller(threading.Thread):
     """Cluster health through the coordinating node, every second, until stopped."""
 
@@ -761,6 +774,24 @@ class HealthPoller(threading.Thread):
                 self.seen.append(f"error: {e!r}")
 
 
+@contextlib.contextmanager
+def green_throughout_with_no_restart(engine: Engine, what: str) -> Iterator[None]:
+    """Health through the coordinating node at every second while the block runs: green each
+    time; and no workload's generation changed by it."""
+    kinds = [("DaemonSet", "master"), ("DaemonSet", "data"), ("Deployment", "client")]
+    generations = {g: engine.workload(k, g)["metadata"]["generation"] for k, g in kinds}
+    poller = HealthPoller(engine.client())
+    poller.start()
+    try:
+        yield
+    finally:
+        poller.halt.set()
+        poller.join()
+    assert poller.seen and set(poller.seen) == {"green"}, poller.seen
+    assert {g: engine.workload(k, g)["metadata"]["generation"] for k, g in kinds} == generations
+    print(f"\n{what}: health polled {len(poller.seen)} times, all green")
+
+
 def test_a_renewed_certificate_reaches_the_running_nodes_without_a_restart_and_green_throughout(engine: Engine):
     """Renewal: a new validity (security.certificateDays) reissues the node certificate from the
     same CA at `up`; the kubelet's update of the mounted Secret reaches the running nodes, which
@@ -771,11 +802,7 @@ def test_a_renewed_certificate_reaches_the_running_nodes_without_a_restart_and_g
     before = engine.secret(certs)
     old = tls.load_cert(before["tls.crt"].decode()).serial_number
     assert {presented_serial(n, t) for n in engine.nodes.values() for t in (False, True)} == {old}
-    kinds = [("DaemonSet", "master"), ("DaemonSet", "data"), ("Deployment", "client")]
-    generations = {g: engine.workload(k, g)["metadata"]["generation"] for k, g in kinds}
-    poller = HealthPoller(engine.client())
-    poller.start()
-    try:
+    with green_throughout_with_no_restart(engine, "certificate renewal"):
         # Longer than the first one's: OpenSearch reloads only a certificate that expires later.
         engine.stack.pulumi("config", "set", "--path", "es-cluster:security.certificateDays", "400")
         engine.stack.up()
@@ -784,18 +811,7 @@ def test_a_renewed_certificate_reaches_the_running_nodes_without_a_restart_and_g
         new = tls.load_cert(after["tls.crt"].decode())
         assert tls.validity_days(new) == 400
         engine.sync_secrets()
-        wait_until(
-            "every node to present the new certificate on HTTP and transport",
-            lambda: {presented_serial(n, t) for n in engine.nodes.values() for t in (False, True)} == {new.serial_number},
-            90,
-            explain=engine.explain,
-        )
-    finally:
-        poller.halt.set()
-        poller.join()
-    assert poller.seen and set(poller.seen) == {"green"}, poller.seen
-    assert {g: engine.workload(k, g)["metadata"]["generation"] for k, g in kinds} == generations
-    print(f"\ncertificate renewal: health polled {len(poller.seen)} times, all green")
+        wait_presented(engine, new, "the new certificate")
 
 
 def transport_accepts(node: Node, cert: Path, key: Path) -> bool:
@@ -830,13 +846,9 @@ def test_the_ca_rotates_in_three_ups_with_no_restart_and_green_throughout(engine
     (tmp_path / "old.key").write_bytes(before["tls.key"])
     old_cert = (tmp_path / "old.crt", tmp_path / "old.key")
     assert all(transport_accepts(n, *old_cert) for n in engine.masters())
-    kinds = [("DaemonSet", "master"), ("DaemonSet", "data"), ("Deployment", "client")]
-    generations = {g: engine.workload(k, g)["metadata"]["generation"] for k, g in kinds}
     # The steps need not wait here: the harness brings every pod the Secret's update at once.
     engine.stack.env["ES_CLUSTER_CA_SETTLE_SECONDS"] = "0"
-    poller = HealthPoller(engine.client())
-    poller.start()
-    try:
+    with green_throughout_with_no_restart(engine, "CA rotation"):
         engine.stack.pulumi("config", "set", "--path", "es-cluster:security.caDays", "1000")
         # 1. trust: both CAs; clients verifying with the stack output keep working.
         out = engine.stack.up()
@@ -852,12 +864,7 @@ def test_the_ca_rotates_in_three_ups_with_no_restart_and_green_throughout(engine
         signed = tls.load_cert(engine.secret(certs)["tls.crt"].decode())
         signed.verify_directly_issued_by(new_ca)
         engine.sync_secrets()
-        wait_until(
-            "every node to present a certificate of the new CA",
-            lambda: {presented_serial(n, t) for n in engine.nodes.values() for t in (False, True)} == {signed.serial_number},
-            90,
-            explain=engine.explain,
-        )
+        wait_presented(engine, signed, "a certificate of the new CA")
         assert all(transport_accepts(n, *old_cert) for n in engine.masters()), "step 2 still trusts the old CA"
         # 3. retire: the old CA's certificates are refused.
         engine.stack.up()
@@ -869,9 +876,3 @@ def test_the_ca_rotates_in_three_ups_with_no_restart_and_green_throughout(engine
             90,
         )
         assert tls.load_certs(engine.stack.outputs()["caCertificate"]) == [new_ca]
-    finally:
-        poller.halt.set()
-        poller.join()
-    assert poller.seen and set(poller.seen) == {"green"}, poller.seen
-    assert {g: engine.workload(k, g)["metadata"]["generation"] for k, g in kinds} == generations
-    print(f"\nCA rotation: health polled {len(poller.seen)} times, all green")
