@@ -323,7 +323,26 @@ class CredentialsProvider(pulumi.dynamic.ResourceProvider):
 """
 
 
-def CredentialsProvider() -> pulumi.dynamic.ResourceProvider:  # noqa: N802 - it stands for the class
+class CredentialsProvider(pulumi.dynamic.ResourceProvider):
+    """The provider as states made before the one above pickled it, by reference: kept so they
+    still load, since a destroy or a refresh runs the provider the state holds (and such a state
+    comes from a Python program, whose provider process imports es_cluster)."""
+
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
+        return check(olds, news)
+
+    def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
+        return create(props)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
+        return diff(olds, news)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
+        return update(olds, news)
+
+
+def provider() -> pulumi.dynamic.ResourceProvider:
+    """The provider every resource is declared with (pickled by value)."""
     namespace: dict[str, Any] = {"__name__": "__main__"}
     exec(compile(_PROVIDER_SOURCE, "<es_cluster.credentials provider>", "exec"), namespace)  # noqa: S102 - our own source, above
     cls = namespace["CredentialsProvider"]
@@ -380,7 +399,7 @@ class Credentials(pulumi.dynamic.Resource):
             "password": pulumi.Output.secret(password) if password is not None else None,
         }
         super().__init__(
-            CredentialsProvider(),
+            provider(),
             name,
             props,
             pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS + SECRET_INPUTS)),

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 
+import dill
 import pytest
 import yaml
 from cryptography import x509
@@ -317,7 +318,7 @@ def test_a_preview_checks_the_given_secrets_and_leaves_those_not_made_yet_to_the
 def test_the_provider_runs_in_a_process_that_cannot_import_es_cluster_from_its_own_path(tmp_path):
     """Pulumi runs the provider from its pickle in a process of its own, whose folder is the
     program's: a program in another language (the component package) has no es_cluster there."""
-    blob = serialize_provider(CredentialsProvider())
+    blob = serialize_provider(credentials.provider())
     code = (
         "import base64, sys, dill\n"
         "assert 'es_cluster' not in sys.modules\n"
@@ -332,3 +333,12 @@ def test_the_provider_runs_in_a_process_that_cannot_import_es_cluster_from_its_o
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["['cluster_name', 'password']", "CredentialsRefused security.password: must be 8 to 72 bytes"]
+
+
+def test_a_provider_an_earlier_es_cluster_pickled_by_reference_still_loads_and_serves(made):
+    """A destroy or refresh runs the provider a state holds: one pickled before the provider
+    was made by value names es_cluster.credentials.CredentialsProvider."""
+    old = dill.loads(dill.dumps(CredentialsProvider()))
+    assert type(old) is CredentialsProvider
+    assert old.diff("id", made, props()).changes is False
+    assert old.check({}, props()).inputs == props()
