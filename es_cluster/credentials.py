@@ -84,10 +84,22 @@ def _password(news: dict[str, Any]) -> tuple[str, str]:
     return (given, "config") if given else (tls.new_password(), "generated")
 
 
+def _node_days(news: dict[str, Any]) -> int:
+    return int(news.get("certificate_days") or tls.NODE_DAYS)
+
+
+def _refuse(news: dict[str, Any], now: dt.datetime) -> None:
+    """What no preview or `up` may take: a given password or CA key that breaks the rules, or a
+    given CA that expires before a node certificate issued now would."""
+    _check_given(news)
+    if news.get("issue_certificates") and news.get("given_ca_key"):
+        _given_ca(news, now)
+
+
 def _given_ca(news: dict[str, Any], now: dt.datetime) -> Any:
     """The user's CA, refused when it expires before a node certificate issued now would."""
     ca = tls.load_cert(news["given_ca_crt"])
-    days = int(news.get("certificate_days") or tls.NODE_DAYS)
+    days = _node_days(news)
     if not tls.outlives(ca, now, days):
         raise CredentialsRefused(
             f"security.caCertificate: expires {ca.not_valid_after_utc:%Y-%m-%d}, before a node certificate of {days} days "
@@ -112,25 +124,17 @@ def _first_ca(news: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
 
 def _node_certificate(news: dict[str, Any], ca_crt: str, ca_key: str, now: dt.datetime) -> dict[str, Any]:
     """A node certificate for the names asked for, from the CA that signs now."""
-    days = int(news.get("certificate_days") or tls.NODE_DAYS)
     key = tls.new_key()
-    cert = tls.new_node_cert(news["cluster_name"], list(news["dns_names"]), key, tls.load_cert(ca_crt), tls.load_key(ca_key), now, days)
+    cert = tls.new_node_cert(
+        news["cluster_name"], list(news["dns_names"]), key, tls.load_cert(ca_crt), tls.load_key(ca_key), now, _node_days(news)
+    )
     return {"tls_crt": tls.cert_pem(cert), "tls_key": tls.key_pem(key)}
 
 
 def _certificates(news: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     """A new cluster's CA and node certificate (none for the user's own Secret)."""
     if not news.get("issue_certificates"):
-        return {
-            "ca_crt": "",
-            "ca_key": "",
-            "tls_crt": "",
-            "tls_key": "",
-            "trusted": "",
-            "next_ca_crt": "",
-            "next_ca_key": "",
-            "step_at": "",
-        }
+        return dict.fromkeys(("ca_crt", "ca_key", "tls_crt", "tls_key", "trusted", "next_ca_crt", "next_ca_key", "step_at"), "")
     ca = _first_ca(news, now)
     return {**ca, **_node_certificate(news, ca["ca_crt"], ca["ca_key"], now)}
 
@@ -143,22 +147,19 @@ def _users(news: dict[str, Any], password: str) -> str:
 def changes(olds: dict[str, Any], news: dict[str, Any], now: dt.datetime) -> list[str]:
     """Which outputs an update would make anew ([] when the state's credentials still serve),
     and which step of a CA rotation it makes ("trust", "sign", "retire")."""
-    _check_given(news)
+    _refuse(news, now)
     out = []
     if news.get("issue_certificates"):
-        if news.get("given_ca_key"):
-            _given_ca(news, now)
         if not olds.get("tls_crt"):  # none yet, or the user's own Secret until now
             return ["tls_crt", *_password_change(olds, news)]
         step = rotation_step(olds, news, now)
         if step:
             out.append(step)
         cert = tls.load_cert(olds["tls_crt"])
-        days = int(news.get("certificate_days") or tls.NODE_DAYS)
         if (
             step == "sign"
             or sorted(tls.dns_names(cert)) != sorted(news["dns_names"])
-            or tls.validity_days(cert) != days
+            or tls.validity_days(cert) != _node_days(news)
             or tls.due_for_renewal(cert, now)
         ):
             out.append("tls_crt")
@@ -232,15 +233,13 @@ def rotation_message(next_ca_crt: str | None, trusted: str | None, step_at: str 
 
 def check(_olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
     # At every preview, a first deploy's too (which calls no diff).
-    _check_given(news)
-    if news.get("issue_certificates") and news.get("given_ca_key"):
-        _given_ca(news, _now())
+    _refuse(news, _now())
     return pulumi.dynamic.CheckResult(news, [])
 
 
 def create(props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
-    _check_given(props)
     now = _now()
+    _refuse(props, now)
     password, source = _password(props)
     outs = {
         **props,
@@ -264,22 +263,19 @@ def update(olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateR
     outs = {**news, **{k: olds.get(k) for k in OUTPUTS}}
     outs["trusted"] = _trusted(olds)
     if "trust" in what:
-        if news.get("given_ca_key"):
-            nxt = {"ca_crt": news["given_ca_crt"], "ca_key": tls.key_pem(tls.load_key(news["given_ca_key"]))}
-        else:
-            nxt = _first_ca(news, now)
-        next_crt = tls.cert_pem(tls.load_cert(nxt["ca_crt"]))
-        outs.update(next_ca_crt=next_crt, next_ca_key=nxt["ca_key"], trusted=bundle(next_crt, olds["ca_crt"]), step_at=now.isoformat())
+        nxt = _first_ca(news, now)  # the CA given, or a new one of the component's
+        outs.update(
+            next_ca_crt=nxt["ca_crt"], next_ca_key=nxt["ca_key"], trusted=bundle(nxt["ca_crt"], olds["ca_crt"]), step_at=now.isoformat()
+        )
     if "sign" in what:
         outs.update(ca_crt=olds["next_ca_crt"], ca_key=olds["next_ca_key"], next_ca_crt="", next_ca_key="", step_at=now.isoformat())
     if "retire" in what:
         outs.update(trusted=olds["ca_crt"], step_at=now.isoformat())
-    if "tls_crt" in what and not news.get("issue_certificates"):
-        outs.update(_certificates(news, now))
-    elif "tls_crt" in what and not olds.get("tls_crt"):
-        outs.update(_certificates(news, now))  # the component's first, after the user's own Secret
-    elif "tls_crt" in what:
+    if "tls_crt" in what and news.get("issue_certificates") and olds.get("tls_crt"):
         outs.update(_node_certificate(news, outs["ca_crt"], outs["ca_key"], now))
+    elif "tls_crt" in what:
+        # None now (the user's own Secret), or the component's first after the user's Secret.
+        outs.update(_certificates(news, now))
     if "password" in what:
         password, source = _password(news)
         # The one the engine's index still holds, until the probe has changed it.

@@ -51,17 +51,13 @@ def load_key(pem: str) -> SigningKey:
     """A key the component made (RSA), or a CA key the user gave (RSA or EC, checked by
     ca_problem first)."""
     key = serialization.load_pem_private_key(pem.encode(), password=None)
-    assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
+    assert isinstance(key, SigningKey)
     return key
 
 
-def ca_problem(cert_pem: object, key_pem: object) -> tuple[str, str] | None:
-    """What is wrong with a CA the user gives (security.caCertificate, security.caKey), as (the
-    key to name, the problem), or None. The key's content is never shown: it is a secret."""
-    return _ca_problem(cert_pem, key_pem, check_key=True)
-
-
-def _ca_problem(cert_pem: object, key_pem: object, check_key: bool = False) -> tuple[str, str] | None:
+def ca_certificate_problem(cert_pem: object) -> tuple[str, str] | None:
+    """What is wrong with a CA certificate the user gives, on its own, as (the key to name, the
+    problem), or None."""
     try:
         ca = load_cert(str(cert_pem))
     except ValueError:
@@ -78,15 +74,22 @@ def _ca_problem(cert_pem: object, key_pem: object, check_key: bool = False) -> t
         usage = None
     if usage is not None and not usage.key_cert_sign:
         return "security.caCertificate", f"may not sign certificates (its keyUsage lacks keyCertSign): {ca.subject.rfc4514_string()}"
-    if not check_key:
-        return None
+    return None
+
+
+def ca_problem(cert_pem: object, key_pem: object) -> tuple[str, str] | None:
+    """What is wrong with a CA the user gives (security.caCertificate, security.caKey), as (the
+    key to name, the problem), or None. The key's content is never shown: it is a secret."""
+    problem = ca_certificate_problem(cert_pem)
+    if problem is not None:
+        return problem
     try:
         key = serialization.load_pem_private_key(str(key_pem).encode(), password=None)
     except (ValueError, TypeError):
         return "security.caKey", "must be an unencrypted PEM private key (PKCS#8 or the key type's own form)"
-    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+    if not isinstance(key, SigningKey):
         return "security.caKey", "must be an RSA or EC key"
-    if key.public_key().public_numbers() != ca.public_key().public_numbers():  # type: ignore[union-attr]
+    if key.public_key().public_numbers() != load_cert(str(cert_pem)).public_key().public_numbers():  # type: ignore[union-attr]
         return "security.caKey", "is not the key of security.caCertificate"
     return None
 
@@ -216,11 +219,6 @@ def password_problem(password: object) -> str | None:
         f"must be {PASSWORD_SIZE[0]} to {PASSWORD_SIZE[1]} bytes of printable characters (bcrypt reads no further); "
         "set it with `pulumi config set --secret --path es-cluster:security.password`"
     )
-
-
-def ca_certificate_problem(cert_pem: object) -> tuple[str, str] | None:
-    """What is wrong with a CA certificate the user gives, on its own, or None."""
-    return _ca_problem(cert_pem, None)
 
 
 def password_hash(password: str) -> str:
