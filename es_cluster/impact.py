@@ -292,6 +292,10 @@ def compare(before: Mapping[str, Any] | None, cluster: Cluster, image: str, allo
     was_secured = bool((before.get("security") or {}).get("enabled"))
     if was_secured != cluster.security.enabled and masters_before:
         disruptions.insert(0, security_switch(was_secured, masters_before))
+    else:
+        secrets = (_certificates(old_groups), _certificates(new_groups))
+        if masters_before and None not in secrets and secrets[0] != secrets[1]:
+            disruptions.insert(0, certificate_switch(*secrets, before["clusterName"]))
 
     # Groups are listed, and roll, data first and masters last (by name within each class): the
     # CLI hands the config over with its keys sorted, so the config's order is not the user's.
@@ -371,6 +375,35 @@ def security_switch(was_secured: bool, masters: int) -> Disruption:
         f"a rolling restart splits the cluster: once half of its {masters} master-eligible nodes have restarted, neither "
         "side has a quorum and no master is elected until the last node has restarted. Keep security.enabled "
         f"{'true' if was_secured else 'false'} to leave the running cluster as it is, or take it down for the switch.",
+    )
+
+
+def _certificates(groups: Mapping[str, Any]) -> str | None:
+    """The Secret the nodes' certificates come from (None: no TLS)."""
+    for g in groups.values():
+        volume = _named(g["template"]["spec"].get("volumes"), specs.CERTS_VOLUME)
+        if volume is not None:
+            return volume["secret"]["secretName"]
+    return None
+
+
+def certificate_switch(old: str, new: str, cluster_name: str) -> Disruption:
+    """Moving a running cluster's nodes to the certificates of another Secret: each restarted
+    node presents a certificate the nodes not yet restarted may not trust, and trusts only the
+    CA its new Secret holds."""
+
+    def named(secret: str) -> str:
+        return f"the component's (Secret {secret})" if secret == f"{cluster_name}-certs" else f"Secret {secret}'s"
+
+    return Disruption(
+        QUORUM_LOSS,
+        ("security.certificateSecret",),
+        f"moves the running cluster's nodes from {named(old)} certificates to {named(new)}. The pods restart one at a "
+        "time, and a restarted node rejoins only if the nodes still on the old certificates trust its new one and it "
+        "trusts theirs: with another CA it stays out, the roll stops there, and once half of the master-eligible nodes "
+        "have restarted no side has a quorum. Allow it only when both Secrets' certificates come from a CA both their "
+        "ca.crt hold. To move from the component's CA to yours, give yours first (security.caCertificate and "
+        "security.caKey: a rotation in three ups, with no restart), then a Secret whose certificates it signed.",
     )
 
 
@@ -466,6 +499,7 @@ _TEMPLATE_PARTS: tuple[tuple[str, Any], ...] = (
     ("anti-affinity", lambda t: t["spec"].get("affinity")),
     ("probes", lambda t: (_container(t).get("readinessProbe"), _container(t).get("livenessProbe"))),
     ("security context", lambda t: (_container(t).get("securityContext"), t["spec"].get("securityContext"))),
+    ("certificates", lambda t: _named(t["spec"].get("volumes"), specs.CERTS_VOLUME)),
     ("pod labels", lambda t: t.get("metadata", {}).get("labels")),
 )
 

@@ -354,6 +354,34 @@ def test_switching_security_on_a_running_cluster_is_refused_as_quorum_loss_eithe
         assert not allowed.refused and [d.kind for d in allowed.allowed] == [impact.QUORUM_LOSS]
 
 
+def test_moving_a_running_cluster_to_other_certificates_is_refused_as_quorum_loss_naming_the_way():
+    issued, yours, other = cluster(), cluster(security={"certificateSecret": "logs-tls"}), cluster(security={"certificateSecret": "b"})
+    for before, after, words in (
+        (issued, yours, "from the component's (Secret logs-certs) certificates to Secret logs-tls's."),
+        (yours, issued, "from Secret logs-tls's certificates to the component's (Secret logs-certs)."),
+        (yours, other, "from Secret logs-tls's certificates to Secret b's."),
+    ):
+        result = impact.compare(impact.record(before, "img"), after, "img", frozenset())
+        [refused] = result.refused
+        assert refused.kind == impact.QUORUM_LOSS and refused.keys == ("security.certificateSecret",)
+        assert refused.message == (
+            f"moves the running cluster's nodes {words} The pods restart one at a time, and a restarted node rejoins only "
+            "if the nodes still on the old certificates trust its new one and it trusts theirs: with another CA it stays "
+            "out, the roll stops there, and once half of the master-eligible nodes have restarted no side has a quorum. "
+            "Allow it only when both Secrets' certificates come from a CA both their ca.crt hold. To move from the "
+            "component's CA to yours, give yours first (security.caCertificate and security.caKey: a rotation in three "
+            "ups, with no restart), then a Secret whose certificates it signed."
+        )
+        [group] = result.groups
+        assert group.restart == ("certificates",)
+        allowed = impact.compare(impact.record(before, "img"), after, "img", frozenset({impact.QUORUM_LOSS}))
+        assert not allowed.refused and [d.kind for d in allowed.allowed] == [impact.QUORUM_LOSS]
+    # The same Secret, or a CA given for the component's certificates: no restart, no refusal.
+    for before, after in ((yours, yours), (issued, cluster(security={"certificateDays": 100}))):
+        result = impact.compare(impact.record(before, "img"), after, "img", frozenset())
+        assert not result.refused and not any(g.restart for g in result.groups)
+
+
 def test_a_record_from_before_security_counts_as_off():
     old = impact.record(cluster(security={"enabled": False}), "img")
     del old["security"]
