@@ -216,9 +216,8 @@ class EsCluster(pulumi.ComponentResource):
         self.resources = created
         # The record resolves only once every object is in place, so after a failed `up` the
         # stack keeps the record of the last deploy that succeeded.
-        deployed = impact.record(cluster, identity)
         self.record = pulumi.Output.all(verdict, *[r.id for r in created.values()]).apply(
-            lambda values: {"deployed": deployed, "impact": values[0].output()}
+            lambda values: {"deployed": impact.record(cluster, identity, values[0].first_version), "impact": values[0].output()}
         )
         # A program that imports the component exports it itself; a program using the component
         # package exports `record` under the same name (the package host has no stack to export to).

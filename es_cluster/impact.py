@@ -21,7 +21,10 @@ RECORD_VERSION = 1
 QUORUM_LOSS = "quorumLoss"
 DATA_REPLACE = "dataReplace"
 DATA_SCALE_DOWN = "dataScaleDown"
-DISRUPTIONS = (QUORUM_LOSS, DATA_REPLACE, DATA_SCALE_DOWN)
+# A major upgrade two majors past the one the cluster was first deployed on: its oldest indices
+# must be dealt with first, which only the user can tell.
+OLD_INDICES = "oldIndices"
+DISRUPTIONS = (QUORUM_LOSS, DATA_REPLACE, DATA_SCALE_DOWN, OLD_INDICES)
 ALLOW_KEY = "es-cluster:allowDisruptive"
 # A version change the engines' upgrade rules refuse: no override, since none is safe.
 ENGINE_CHANGE = "engineChange"
@@ -51,14 +54,17 @@ def roll_order(cluster: Cluster) -> tuple[NodeGroup, ...]:
 # --- the record of a deployed cluster ---------------------------------------------------------
 
 
-def record(cluster: Cluster, image: str) -> dict[str, Any]:
+def record(cluster: Cluster, image: str, first_version: str | None = None) -> dict[str, Any]:
     """What the next change is compared with. `image` is the build's identity known before the
-    build (the content tag, or the given reference), so a preview can compare it."""
+    build (the content tag, or the given reference), so a preview can compare it.
+    `first_version`: the version the cluster was first deployed on (its oldest indices'), which
+    the comparison carries over (Impact.first_version); None: this one."""
+    engine = cluster.engine
     return {
         "version": RECORD_VERSION,
         "clusterName": cluster.name,
         "namespace": cluster.namespace,
-        "engine": {"distribution": cluster.engine.distribution, "version": cluster.engine.version},
+        "engine": {"distribution": engine.distribution, "version": engine.version, "firstVersion": first_version or engine.version},
         # Records from before security existed: off.
         "security": {"enabled": cluster.security.enabled},
         "groups": {g.name: _group_record(g, cluster, image) for g in cluster.groups},
@@ -158,6 +164,8 @@ class Impact:
     unchanged: bool = field(default=False)
     # (before, after) as "distribution version", when the engine changes: a rolling upgrade.
     engine: tuple[str, str] | None = None
+    # The version the cluster was first deployed on, for the next record ("": the new one).
+    first_version: str = ""
 
     def summary(self) -> str:
         """The text printed on every preview and up, on the component."""
@@ -282,11 +290,16 @@ def compare(before: Mapping[str, Any] | None, cluster: Cluster, image: str, allo
             ),
         )
 
-    engine_change, refusal = engine_upgrade(before.get("engine") or FIELD_REPORT_ENGINE, cluster.engine)
+    engine_before = before.get("engine") or FIELD_REPORT_ENGINE
+    # Records from before firstVersion existed: the version they ran is the oldest known.
+    first_version = str(engine_before.get("firstVersion") or engine_before.get("version"))
+    engine_change, refusal = engine_upgrade(engine_before, cluster.engine)
     if refusal is not None:
         disruptions.insert(0, refusal)
     elif engine_change is not None:
-        stuck = _image_unchanged(engine_change, old_groups, new_groups, cluster)
+        stuck = _image_unchanged(engine_change, old_groups, new_groups, cluster) or _old_indices(
+            engine_change, first_version, str(engine_before.get("version")), cluster.engine
+        )
         if stuck is not None:
             disruptions.insert(0, stuck)
     was_secured = bool((before.get("security") or {}).get("enabled"))
@@ -311,6 +324,7 @@ def compare(before: Mapping[str, Any] | None, cluster: Cluster, image: str, allo
         allowed=tuple(d for d in disruptions if d.kind in allow and d.overridable),
         unchanged=all(g.change == "unchanged" for g in impacts) and engine_change is None,
         engine=engine_change,
+        first_version=first_version,
     )
 
 
@@ -336,6 +350,18 @@ def engine_upgrade(before: Mapping[str, Any], after: Engine) -> tuple[tuple[str,
     if why is None:
         return change, None
     return change, Disruption(ENGINE_CHANGE, (key,), f"{change[0]} -> {change[1]}: {why}.", overridable=False)
+
+
+def _old_indices(change: tuple[str, str], first: str, before: str, after: Engine) -> Disruption | None:
+    """An upgrade the indices of the cluster's first version would stop: refused until the user
+    has dealt with them (allowDisruptive names it)."""
+    parsed = [engines.parse_version(v) for v in (first, before, after.version)]
+    if None in parsed:
+        return None
+    why = engines.profile(after).old_indices_refusal(*parsed)  # type: ignore[arg-type]
+    if why is None:
+        return None
+    return Disruption(OLD_INDICES, ("engine.version",), f"{change[0]} -> {change[1]}: {why}.")
 
 
 def _image_unchanged(

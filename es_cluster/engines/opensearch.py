@@ -44,6 +44,7 @@ PROFILE = OpenSearch(
     role_names=(("master", "cluster_manager"), ("data", "data")),
     upgrade_from=((3, (2, 19, 0)),),
     base_repository="opensearchproject/opensearch",
+    reads_blocked_two_back=False,
     security_supported=True,
     superuser="admin",
     realm="internal_users",

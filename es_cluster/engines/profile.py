@@ -106,6 +106,11 @@ class Profile:
         """Why the running `before` cannot be rolled to `after` in place, or None when it can."""
         raise NotImplementedError
 
+    def old_indices_refusal(self, first: Version, before: Version, after: Version) -> str | None:
+        """Why a cluster first deployed on `first` may not go from `before` to `after` until the
+        indices it created then are dealt with, or None (a family with one major: never)."""
+        return None
+
 
 def downgrade_or_skip(before: Version, after: Version) -> str | None:
     """The two rules every 7+ family shares: never down, one major at a time."""

@@ -33,6 +33,9 @@ class Zen2(Profile):
     # (major, minimum version to come from) for each major above the oldest.
     upgrade_from: tuple[tuple[int, Version], ...] = ((8, (7, 17, 0)), (9, (8, 18, 0)))
     base_repository: str = "docker.elastic.co/elasticsearch/elasticsearch"
+    # An index created two majors back: opened by the new major when write-blocked (Elasticsearch
+    # 9 reads 7.x indices read-only), or never (False).
+    reads_blocked_two_back: bool = True
 
     def node_roles(self, group: NodeGroup) -> list[str]:
         """node.roles as the engine spells them; [] for a coordinating-only node."""
@@ -98,6 +101,24 @@ class Zen2(Profile):
                     f"this cluster runs {show_version(before)}: upgrade to the newest {major - 1}.x first"
                 )
         return None
+
+
+    def old_indices_refusal(self, first: Version, before: Version, after: Version) -> str | None:
+        """Why a cluster first deployed on `first` cannot go from `before` to the next major
+        `after` before its oldest indices are dealt with, or None. A node reads indices created
+        in the previous major only, and stops at start when it finds an older one (ES 9 keeps a
+        write-blocked 7.x index, read-only)."""
+        if after[0] < first[0] + 2:
+            return None
+        ways = "reindex each into a new index, or delete it"
+        if self.reads_blocked_two_back:
+            ways += f", or block writes to it (index.blocks.write: true; {after[0]}.x then keeps it, read-only)"
+        state = "can still be written" if self.reads_blocked_two_back else "is left"
+        return (
+            f"this cluster was first deployed on {show_version(first)}, and a node of {show_version(after)} stops at start "
+            f"while an index created on {first[0]}.x {state}, so the roll would stop at its first pod. On "
+            f"{show_version(before)} first, for every index created on {first[0]}.x: {ways}"
+        )
 
 
 PROFILE = Zen2(

@@ -343,6 +343,41 @@ def test_a_version_change_reads_as_a_rolling_upgrade_and_an_unsafe_one_is_refuse
     assert [d.keys for d in back.refused] == [("engine.version",)]
 
 
+def test_a_cluster_first_deployed_on_7_is_refused_9_until_its_old_indices_are_dealt_with_and_the_record_keeps_7():
+    first, middle, last = (cluster("elasticsearch", v) for v in ("7.17.28", "8.19.0", "9.1.0"))
+    on_7 = impact.record(first, identity(first.image))
+    assert on_7["engine"]["firstVersion"] == "7.17.28"
+    to_8 = impact.compare(on_7, middle, identity(middle.image), frozenset())
+    assert not to_8.refused and to_8.first_version == "7.17.28"
+    on_8 = impact.record(middle, identity(middle.image), to_8.first_version)
+    assert on_8["engine"] == {"distribution": "elasticsearch", "version": "8.19.0", "firstVersion": "7.17.28"}
+    to_9 = impact.compare(on_8, last, identity(last.image), frozenset())
+    [refused] = to_9.refused
+    assert (refused.kind, refused.keys, refused.overridable) == (impact.OLD_INDICES, ("engine.version",), True)
+    assert refused.message == (
+        "elasticsearch 8.19.0 -> elasticsearch 9.1.0: this cluster was first deployed on 7.17.28, and a node of 9.1.0 "
+        "stops at start while an index created on 7.x can still be written, so the roll would stop at its first pod. On "
+        "8.19.0 first, for every index created on 7.x: reindex each into a new index, or delete it, or block writes to "
+        "it (index.blocks.write: true; 9.x then keeps it, read-only)."
+    )
+    assert refused.refusal().endswith("set es-cluster:allowDisruptive to [oldIndices] (or true) for this change.")
+    allowed = impact.compare(on_8, last, identity(last.image), frozenset({impact.OLD_INDICES}))
+    assert not allowed.refused and [d.kind for d in allowed.allowed] == [impact.OLD_INDICES]
+    assert allowed.first_version == "7.17.28"
+    # First deployed on 8, or a record from before firstVersion (its version the oldest known): no refusal.
+    assert not impact.compare(impact.record(middle, identity(middle.image)), last, identity(last.image), frozenset()).refused
+    del on_8["engine"]["firstVersion"]
+    assert not impact.compare(on_8, last, identity(last.image), frozenset()).refused
+
+
+def test_opensearch_names_no_write_block_for_its_old_indices():
+    profile = engines.for_version("opensearch", "3.3.0")
+    why = profile.old_indices_refusal((1, 3, 0), (2, 19, 6), (3, 3, 0))
+    assert why is not None and why.endswith("for every index created on 1.x: reindex each into a new index, or delete it")
+    assert "while an index created on 1.x is left" in why
+    assert profile.old_indices_refusal((2, 19, 4), (2, 19, 6), (3, 3, 0)) is None
+
+
 @pytest.mark.parametrize(
     ("image", "key"),
     [
@@ -419,6 +454,29 @@ def test_the_component_empties_the_list_once_the_cluster_has_formed(mocks):
         return maps.apply(lambda m: _assert_list(m, ""))
 
     later()
+
+
+def test_the_component_records_the_first_version_through_an_upgrade(mocks):
+    """The record a deploy exports carries the first version on: what the next major's refusal reads."""
+    import pulumi
+
+    from es_cluster import EsCluster
+
+    from .test_component import settled
+
+    first = cluster("elasticsearch", "7.17.28")
+    mocks.stack_outputs = {"es-cluster:logs": {"deployed": impact.record(first, identity(first.image))}}
+
+    @pulumi.runtime.test
+    def upgraded():
+        es = EsCluster("logs", parse_stack_config(_modern_raw()))
+        return settled(es, es.record).apply(lambda r: _assert_first(r[0]["deployed"]["engine"]))
+
+    upgraded()
+
+
+def _assert_first(engine):
+    assert engine == {"distribution": "elasticsearch", "version": "8.19.0", "firstVersion": "7.17.28"}
 
 
 def _assert_list(maps, expected):

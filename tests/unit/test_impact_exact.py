@@ -299,9 +299,9 @@ def test_a_change_no_part_names_is_a_pod_template_change(cluster_of):
     [
         (
             ["quorumLoss", "nope", "never"],
-            "unknown kind 'nope', 'never'; the kinds are quorumLoss, dataReplace, dataScaleDown",
+            "unknown kind 'nope', 'never'; the kinds are quorumLoss, dataReplace, dataScaleDown, oldIndices",
         ),
-        (5, "must be true, false or a list of quorumLoss, dataReplace, dataScaleDown, got 5"),
+        (5, "must be true, false or a list of quorumLoss, dataReplace, dataScaleDown, oldIndices, got 5"),
     ],
 )
 def test_allow_disruptive_errors_are_exact(value, message):
