@@ -237,8 +237,9 @@ class Node:
     def docker(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return run(["docker", *args], env=self.engine.docker_env, check=check, timeout=300)
 
-    def start(self, bootstrap_list: str, seed_hosts: str | None = None) -> None:
-        """Start the container; `bootstrap_list` is what the mounted ConfigMap holds."""
+    def start(self, bootstrap_list: str, seed_hosts: str | None = None, *settings: str) -> None:
+        """Start the container; `bootstrap_list` is what the mounted ConfigMap holds; `settings`
+        are more -E settings."""
         (self.bootstrap / "initial-masters").write_text(bootstrap_list)
         self.docker("rm", "-f", self.container, check=False)
         env_args = [a for k, v in self.env.items() for a in ("-e", f"{k}={v}")]
@@ -248,7 +249,7 @@ class Node:
             "-v", f"{self.data}:{self.home}/data", "-v", f"{self.bootstrap}:/etc/es-cluster/bootstrap:ro",
             *secret_args, *env_args, self.image,
             "-Enetwork.host=127.0.0.1", f"-Ehttp.port={self.http}", f"-Etransport.port={self.transport}",
-            f"-Ediscovery.seed_hosts={seed_hosts or self.seed_hosts}",
+            f"-Ediscovery.seed_hosts={seed_hosts or self.seed_hosts}", *(f"-E{s}" for s in settings),
         )  # fmt: skip
 
     def stop(self) -> None:
@@ -539,6 +540,10 @@ def test_the_password_is_the_stack_output_and_never_plaintext_in_the_state_or_th
     assert '"ciphertext"' in state  # the secrets are there, encrypted
 
 
+# For a node meant to stay out of the cluster: how long it waits to join before it says "started"
+# anyway (30 s by default), which is all these tests wait for once it has failed to.
+ALONE_SOON = "discovery.initial_state_timeout=3s"
+
 # What a JVM logs when a TLS peer's certificate does not chain to its CA, or the peer refused ours.
 REFUSED_HANDSHAKE = ("PKIX path", "unable to find valid certification path", "certificate_unknown", "bad_certificate")
 
@@ -564,7 +569,7 @@ def test_a_node_with_a_certificate_of_another_ca_does_not_join(engine: Engine, t
         engine, 8, {**data.env, "NODE_NAME": "foreign-certificate"}, data.image, "data", [TRANSPORT_BASE + i for i in range(3)], mounts
     )
     try:
-        extra.start("")
+        extra.start("", None, ALONE_SOON)
         # The node's own log: its TLS handshakes with the masters fail on the certificates.
         wait_until(
             "the node's handshakes with the masters to fail on the certificates",
@@ -648,7 +653,7 @@ def test_a_node_whose_seed_hosts_are_the_http_ports_finds_no_cluster(engine: Eng
     )
     engine.nodes[extra.name] = extra
     try:
-        extra.start("", seed_hosts=",".join(f"127.0.0.1:{HTTP_BASE + i}" for i in range(3)))
+        extra.start("", ",".join(f"127.0.0.1:{HTTP_BASE + i}" for i in range(3)), ALONE_SOON)
         wait_until(
             "the node to start having dialled the HTTP ports",
             lambda: "received HTTP response on transport port" in (log := extra.logs()) and "] started" in log,
