@@ -104,11 +104,12 @@ class Zen2(Profile):
 
 
     def old_indices_refusal(self, first: Version, before: Version, after: Version) -> str | None:
-        """Why a cluster first deployed on `first` cannot go from `before` to the next major
-        `after` before its oldest indices are dealt with, or None. A node reads indices created
+        """Why a cluster first deployed on `first` cannot go from `before` to the major `after`
+        before its oldest indices are dealt with, or None (a minor upgrade never needs it: the
+        indices were dealt with on the way to this major). A node reads indices created
         in the previous major only, and stops at start when it finds an older one (ES 9 keeps a
         write-blocked 7.x index, read-only)."""
-        if after[0] < first[0] + 2:
+        if after[0] == before[0] or after[0] < first[0] + 2:
             return None
         ways = "reindex each into a new index, or delete it"
         if self.reads_blocked_two_back:

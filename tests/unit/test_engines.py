@@ -378,6 +378,12 @@ def test_opensearch_names_no_write_block_for_its_old_indices():
     assert profile.old_indices_refusal((2, 19, 4), (2, 19, 6), (3, 3, 0)) is None
 
 
+def test_a_minor_upgrade_of_a_cluster_already_two_majors_past_its_first_is_not_refused():
+    profile = engines.for_version("elasticsearch", "9.1.0")
+    assert profile.old_indices_refusal((7, 17, 28), (9, 1, 0), (9, 2, 0)) is None
+    assert profile.old_indices_refusal((7, 17, 28), (8, 19, 0), (9, 2, 0)) is not None
+
+
 @pytest.mark.parametrize(
     ("image", "key"),
     [
