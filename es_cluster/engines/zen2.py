@@ -102,7 +102,6 @@ class Zen2(Profile):
                 )
         return None
 
-
     def old_indices_refusal(self, first: Version, before: Version, after: Version) -> str | None:
         """Why a cluster first deployed on `first` cannot go from `before` to the major `after`
         before its oldest indices are dealt with, or None (a minor upgrade never needs it: the
@@ -113,7 +112,10 @@ class Zen2(Profile):
             return None
         ways = "reindex each into a new index, or delete it"
         if self.reads_blocked_two_back:
-            ways += f", or block writes to it (index.blocks.write: true; {after[0]}.x then keeps it, read-only)"
+            ways += (
+                f", or add a write block with the add-index-block API (PUT /<index>/_block/write, which marks it verified; "
+                f"the index.blocks.write setting alone is not enough), and {after[0]}.x keeps it, read-only"
+            )
         state = "can still be written" if self.reads_blocked_two_back else "is left"
         return (
             f"this cluster was first deployed on {show_version(first)}, and a node of {show_version(after)} stops at start "

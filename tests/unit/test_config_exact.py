@@ -348,7 +348,10 @@ HOST_DATA = {**GROUP, "workload": "DaemonSet", "nodeSelector": {"a": "b"}, "stor
         (top(rolloutTimeout="9s"), ("rolloutTimeout", f"{DURATION}, got '9s'")),
         (top(rolloutTimeout="24h1s"), ("rolloutTimeout", f"{DURATION}, got '24h1s'")),
         (top(rolloutTimeout="soon"), ("rolloutTimeout", f"{DURATION}, got 'soon'")),
-        (top(allowDisruptive=["bogus"]), ("allowDisruptive", "unknown kind 'bogus'; the kinds are quorumLoss, dataReplace, dataScaleDown, oldIndices")),
+        (
+            top(allowDisruptive=["bogus"]),
+            ("allowDisruptive", "unknown kind 'bogus'; the kinds are quorumLoss, dataReplace, dataScaleDown, oldIndices"),
+        ),
         (
             top(kubeconfig={"hostPath": "relative"}),
             ("kubeconfig.hostPath", "must be an absolute path on the node, starting with /, got 'relative'"),

@@ -357,8 +357,9 @@ def test_a_cluster_first_deployed_on_7_is_refused_9_until_its_old_indices_are_de
     assert refused.message == (
         "elasticsearch 8.19.0 -> elasticsearch 9.1.0: this cluster was first deployed on 7.17.28, and a node of 9.1.0 "
         "stops at start while an index created on 7.x can still be written, so the roll would stop at its first pod. On "
-        "8.19.0 first, for every index created on 7.x: reindex each into a new index, or delete it, or block writes to "
-        "it (index.blocks.write: true; 9.x then keeps it, read-only)."
+        "8.19.0 first, for every index created on 7.x: reindex each into a new index, or delete it, or add a write block "
+        "with the add-index-block API (PUT /<index>/_block/write, which marks it verified; the index.blocks.write setting "
+        "alone is not enough), and 9.x keeps it, read-only."
     )
     assert refused.refusal().endswith("set es-cluster:allowDisruptive to [oldIndices] (or true) for this change.")
     allowed = impact.compare(on_8, last, identity(last.image), frozenset({impact.OLD_INDICES}))
