@@ -157,6 +157,13 @@ class Engine:
                 out.append((self.secret_dirs[name], m["mountPath"]))
         return out
 
+    # The workloads the layout deploys, by (kind, group).
+    workload_kinds = (("DaemonSet", "master"), ("DaemonSet", "data"), ("Deployment", "client"))
+
+    def certificates_dir(self) -> Path:
+        """The harness's folder of the Secret the nodes' certificates come from."""
+        return self.secret_dirs[f"{self.name}-certs"]
+
     def sync_secrets(self) -> None:
         """Each mounted Secret's files as a kubelet writes them (atomic_writer.go's layout): a
         new timestamped folder, the `..data` link swapped to it in one rename, and each key a
@@ -249,7 +256,7 @@ class Node:
             "-v", f"{self.data}:{self.home}/data", "-v", f"{self.bootstrap}:/etc/es-cluster/bootstrap:ro",
             *secret_args, *env_args, self.image,
             "-Enetwork.host=127.0.0.1", f"-Ehttp.port={self.http}", f"-Etransport.port={self.transport}",
-            f"-Ediscovery.seed_hosts={seed_hosts or self.seed_hosts}", *(f"-E{s}" for s in settings),
+            f"-Ediscovery.seed_hosts={seed_hosts or self.seed_hosts}", f"-E{NO_DISK_WATERMARKS}", *(f"-E{s}" for s in settings),
         )  # fmt: skip
 
     def stop(self) -> None:
@@ -540,6 +547,11 @@ def test_the_password_is_the_stack_output_and_never_plaintext_in_the_state_or_th
     assert '"ciphertext"' in state  # the secrets are there, encrypted
 
 
+# Every container shares this machine's disk with its caches: above 85% full the engines' disk
+# watermarks would leave replicas unassigned (a cold CI run's OpenSearch stayed yellow so), which
+# is this machine's state, not the cluster's.
+NO_DISK_WATERMARKS = "cluster.routing.allocation.disk.threshold_enabled=false"
+
 # For a node meant to stay out of the cluster: how long it waits to join before it says "started"
 # anyway (30 s by default), which is all these tests wait for once it has failed to.
 ALONE_SOON = "discovery.initial_state_timeout=3s"
@@ -742,7 +754,7 @@ def presented_serial(node: Node, transport: bool) -> int:
     if transport:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False  # verification_mode certificate: the CA's signature, not the name
-        certs = node.engine.secret_dirs[f"{node.engine.name}-certs"]
+        certs = node.engine.certificates_dir()
         context.load_verify_locations(certs / "ca.crt")
         context.load_cert_chain(certs / "tls.crt", certs / "tls.key")
         host, port = "127.0.0.1", node.transport
@@ -783,7 +795,7 @@ class HealthPoller(threading.Thread):
 def green_throughout_with_no_restart(engine: Engine, what: str) -> Iterator[None]:
     """Health through the coordinating node at every second while the block runs: green each
     time; and no workload's generation changed by it."""
-    kinds = [("DaemonSet", "master"), ("DaemonSet", "data"), ("Deployment", "client")]
+    kinds = engine.workload_kinds
     generations = {g: engine.workload(k, g)["metadata"]["generation"] for k, g in kinds}
     poller = HealthPoller(engine.client())
     poller.start()

@@ -21,7 +21,6 @@ import base64
 import datetime as dt
 import json
 import shutil
-import socket
 import ssl
 from pathlib import Path
 from typing import Any
@@ -41,11 +40,12 @@ from .test_modern_engines import (
     TRANSPORT_BASE,
     UNSECURED,
     Engine,
-    HealthPoller,
     Node,
+    green_throughout_with_no_restart,
     presented_serial,
     refused_preview,
     wait_green,
+    wait_presented,
     wait_until,
 )
 
@@ -90,6 +90,8 @@ def your_certificate(subject: str, ca: x509.Certificate, ca_key, names: list[str
 class OwnCertificates(Engine):
     """A stack whose nodes run on a Secret you made: three master-eligible data nodes."""
 
+    workload_kinds = (("DaemonSet", "master"),)
+
     def __init__(self, stack: str, make_stack, docker_env, kube, tmp: Path):
         super().__init__(stack, make_stack, docker_env, kube, tmp)
         self.stack_name = f"own-certs-{stack}"  # the containers' names: none of the modern module's
@@ -118,6 +120,9 @@ class OwnCertificates(Engine):
             "create", "secret", "generic", SECRET, "-n", self.ns, "--type", "kubernetes.io/tls",
             *(f"--from-file={f.name}={f}" for f in sorted(files.iterdir())),
         )  # fmt: skip
+
+    def certificates_dir(self) -> Path:
+        return self.secret_dirs[SECRET]
 
     def tls_context(self) -> ssl.SSLContext:
         """A client that knows your CA and nothing else."""
@@ -178,51 +183,23 @@ def test_the_nodes_form_green_on_your_certificates_on_https_and_transport(own: O
     wait_green(own, len(own.nodes))
     # Every node, on both layers, presents yours: HTTPS verified by your CA alone.
     presented = {presented_serial(n, False) for n in own.nodes.values()}
-    presented |= {transport_serial(own, n) for n in own.nodes.values()}
+    presented |= {presented_serial(n, True) for n in own.nodes.values()}
     assert presented == {own.cert.serial_number}
     names = sorted(r["name"] for r in own.client().get("/_cat/nodes?format=json&h=name"))
     assert names == KWOK_MASTERS
-
-
-def transport_serial(own: OwnCertificates, node: Node) -> int:
-    """The certificate a node presents to a peer that connects with your certificate."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False  # transport verifies the CA's signature, not the name
-    folder = own.secret_dirs[SECRET]
-    context.load_verify_locations(folder / "ca.crt")
-    context.load_cert_chain(folder / "tls.crt", folder / "tls.key")
-    with socket.create_connection(("127.0.0.1", node.transport), timeout=10) as raw, context.wrap_socket(raw) as peer:
-        return x509.load_der_x509_certificate(peer.getpeercert(binary_form=True)).serial_number
 
 
 def test_your_secret_renewed_in_place_reaches_the_running_nodes_without_a_restart(own: OwnCertificates):
     """What cert-manager does at renewal: a new certificate in the same Secret. The kubelet's
     update of the mounted Secret reaches the nodes, which reload it: every new connection gets
     it, green at every 1-s poll, and the workload is not changed."""
-    generation = own.workload("DaemonSet", "master")["metadata"]["generation"]
     # Valid for longer than the first: OpenSearch reloads only a certificate that expires later.
     cert, key = your_certificate(SUBJECT, own.ca, own.ca_key, own.names, days=60)
-    poller = HealthPoller(own.client())
-    poller.start()
-    try:
+    with green_throughout_with_no_restart(own, "renewal in your Secret"):
         patch = {"data": {"tls.crt": b64(tls.cert_pem(cert)), "tls.key": b64(tls.key_pem(key))}}
         own.kube.run("patch", "secret", SECRET, "-n", own.ns, "--type", "merge", "-p", json.dumps(patch))
         own.sync_secrets()
-        wait_until(
-            "every node to present the renewed certificate on HTTP and transport",
-            lambda: (
-                {presented_serial(n, False) for n in own.nodes.values()} | {transport_serial(own, n) for n in own.nodes.values()}
-                == {cert.serial_number}
-            ),
-            90,
-            explain=own.explain,
-        )
-    finally:
-        poller.halt.set()
-        poller.join()
-    assert poller.seen and set(poller.seen) == {"green"}, poller.seen
-    assert own.workload("DaemonSet", "master")["metadata"]["generation"] == generation
-    own.cert = cert
+        wait_presented(own, cert, "your renewed certificate")
 
 
 def b64(text: str) -> str:
