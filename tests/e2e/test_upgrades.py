@@ -282,13 +282,13 @@ def test_the_chain_upgrades_in_place_with_writes_in_flight_and_loses_nothing(upg
     writer = Writer(upgrade)
     try:
         wait_until("the first writes acknowledged", lambda: len(writer.acked) >= 50, 120)
-        first_major = upgrade.versions[0].split(".")[0]
+        first_major = engines.parse_version(upgrade.versions[0])[0]  # type: ignore[index]
         for version in upgrade.versions[1:]:
             config = upgrade.stack.config()
             config["engine"]["version"] = version
             config["image"]["baseImage"] = upgrade.base_for(version)
             upgrade.stack.write_config(config)
-            if int(version.split(".")[0]) >= int(first_major) + 2:
+            if engines.parse_version(version)[0] >= first_major + 2:  # type: ignore[index]
                 # Two majors past the first: refused at preview until the first major's index is
                 # dealt with, then allowed for this change alone.
                 proc = upgrade.stack.pulumi("preview", check=False)

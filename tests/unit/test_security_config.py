@@ -338,20 +338,27 @@ def test_the_certificate_names_every_form_of_both_services_each_pod_and_localhos
 # --- what a change to it does -----------------------------------------------------------------
 
 
+def quorum_loss_refusal(before, after, key: str):
+    """The one refusal of deploying `after` over a running `before`: quorumLoss on `key`, which
+    allowing quorumLoss lets through. Returns it, and the comparison."""
+    result = impact.compare(impact.record(before, "img"), after, "img", frozenset())
+    [refused] = result.refused
+    assert refused.kind == impact.QUORUM_LOSS and refused.keys == (key,)
+    allowed = impact.compare(impact.record(before, "img"), after, "img", frozenset({impact.QUORUM_LOSS}))
+    assert not allowed.refused and [d.kind for d in allowed.allowed] == [impact.QUORUM_LOSS]
+    return refused, result
+
+
 def test_switching_security_on_a_running_cluster_is_refused_as_quorum_loss_either_way():
     on, off = cluster(), cluster(security={"enabled": False})
     for before, after, to in ((off, on, "on"), (on, off, "off")):
-        result = impact.compare(impact.record(before, "img"), after, "img", frozenset())
-        [refused] = result.refused
-        assert refused.kind == impact.QUORUM_LOSS and refused.keys == ("security.enabled",)
+        refused, _ = quorum_loss_refusal(before, after, "security.enabled")
         assert refused.message == (
             f"turns security {to} in a running cluster. A node with TLS on transport and a node without cannot talk, so a "
             "rolling restart splits the cluster: once half of its 3 master-eligible nodes have restarted, neither side has a "
             f"quorum and no master is elected until the last node has restarted. Keep security.enabled "
             f"{'false' if to == 'on' else 'true'} to leave the running cluster as it is, or take it down for the switch."
         )
-        allowed = impact.compare(impact.record(before, "img"), after, "img", frozenset({impact.QUORUM_LOSS}))
-        assert not allowed.refused and [d.kind for d in allowed.allowed] == [impact.QUORUM_LOSS]
 
 
 def test_moving_a_running_cluster_to_other_certificates_is_refused_as_quorum_loss_naming_the_way():
@@ -361,9 +368,7 @@ def test_moving_a_running_cluster_to_other_certificates_is_refused_as_quorum_los
         (yours, issued, "from Secret logs-tls's certificates to the component's (Secret logs-certs)."),
         (yours, other, "from Secret logs-tls's certificates to Secret b's."),
     ):
-        result = impact.compare(impact.record(before, "img"), after, "img", frozenset())
-        [refused] = result.refused
-        assert refused.kind == impact.QUORUM_LOSS and refused.keys == ("security.certificateSecret",)
+        refused, result = quorum_loss_refusal(before, after, "security.certificateSecret")
         assert refused.message == (
             f"moves the running cluster's nodes {words} The pods restart one at a time, and a restarted node rejoins only "
             "if the nodes still on the old certificates trust its new one and it trusts theirs: with another CA it stays "
@@ -374,8 +379,6 @@ def test_moving_a_running_cluster_to_other_certificates_is_refused_as_quorum_los
         )
         [group] = result.groups
         assert group.restart == ("certificates",)
-        allowed = impact.compare(impact.record(before, "img"), after, "img", frozenset({impact.QUORUM_LOSS}))
-        assert not allowed.refused and [d.kind for d in allowed.allowed] == [impact.QUORUM_LOSS]
     # The same Secret, or a CA given for the component's certificates: no restart, no refusal.
     for before, after in ((yours, yours), (issued, cluster(security={"certificateDays": 100}))):
         result = impact.compare(impact.record(before, "img"), after, "img", frozenset())
